@@ -1,0 +1,147 @@
+"""Model artifacts: skops files that are byte-identical for the same model, loaded safely.
+
+``skops.io.dumps`` names the arrays inside its zip archive after ``id()`` of each object
+and stamps every entry with the current time, so the same model gives different bytes on
+every run and DVC would see a "changed" model after each retrain. :func:`save_model`
+renumbers those ids in order of appearance and writes the archive with fixed timestamps.
+
+Loading never trusts every type: only :data:`TRUSTED_TYPES`, the types of the estimators
+that :mod:`.train` builds beyond what skops trusts by default. The metadata file beside the
+model records its SHA-256; :func:`load_verified` refuses a model that does not match it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+
+from .errors import ArtifactError, MissingOutputError
+
+MODEL_PATH = Path("models/model.skops")
+METADATA_PATH = Path("models/metadata.json")
+
+# Types skops does not trust by default and that the supported estimators contain.
+# tests/unit/test_artifact.py checks this list against every estimator train.py can build.
+TRUSTED_TYPES = [
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+]
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+_ARRAY_FILE = re.compile(r"^(\d+)(\.npy)$")
+
+
+def dumps(model: Any) -> bytes:
+    """Serialize a fitted model to skops bytes that depend only on the model."""
+    raw = zipfile.ZipFile(io.BytesIO(sio.dumps(model)))
+    schema = json.loads(raw.read("schema.json"))
+    ids: dict[int, int] = {}
+
+    def renumber(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__" and isinstance(value, int):
+                    value = ids.setdefault(value, len(ids) + 1)
+                elif key == "file" and isinstance(value, str) and _ARRAY_FILE.match(value):
+                    number, suffix = _ARRAY_FILE.match(value).groups()
+                    value = f"{ids.setdefault(int(number), len(ids) + 1)}{suffix}"
+                out[key] = renumber(value)
+            return out
+        if isinstance(node, list):
+            return [renumber(item) for item in node]
+        return node
+
+    canonical_schema = renumber(schema)
+    entries = {"schema.json": json.dumps(canonical_schema, indent=2).encode()}
+    for info in raw.infolist():
+        match = _ARRAY_FILE.match(info.filename)
+        if match:
+            number, suffix = match.groups()
+            if int(number) not in ids:
+                raise ArtifactError(f"skops archive has an array {info.filename} the schema never names")
+            entries[f"{ids[int(number)]}{suffix}"] = raw.read(info)
+        elif info.filename != "schema.json":
+            entries[info.filename] = raw.read(info)
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, entries[name])
+    return buffer.getvalue()
+
+
+def save_model(model: Any, path: Path = MODEL_PATH) -> str:
+    """Write the model deterministically; return the SHA-256 of the file."""
+    content = dumps(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return sha256(content)
+
+
+def load_model(path: Path = MODEL_PATH) -> Any:
+    """Load a model trusting only :data:`TRUSTED_TYPES`; no integrity check (see load_verified)."""
+    if not path.is_file():
+        raise MissingOutputError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
+    content = path.read_bytes()
+    try:
+        untrusted = sorted(set(sio.get_untrusted_types(data=content)) - set(TRUSTED_TYPES))
+    except Exception as exc:  # skops raises many types on a corrupt archive
+        raise ArtifactError(f"{path}: not a readable skops model ({exc})") from None
+    if untrusted:
+        raise ArtifactError(
+            f"{path}: refuses to load types that are not trusted: {untrusted}; "
+            "if you added an estimator, review these types and add them to TRUSTED_TYPES in artifact.py"
+        )
+    return sio.loads(content, trusted=TRUSTED_TYPES)
+
+
+def write_metadata(metadata: dict[str, Any], path: Path = METADATA_PATH) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:
+    if not path.is_file():
+        raise MissingOutputError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
+
+
+def load_verified(model_path: Path = MODEL_PATH, metadata_path: Path = METADATA_PATH) -> tuple[Any, dict]:
+    """Load a model only if its SHA-256 equals the one its metadata records."""
+    metadata = read_metadata(metadata_path)
+    if not model_path.is_file():
+        raise MissingOutputError(f"{model_path} not found; run `dvc repro` (or `dvc pull`) first")
+    actual = sha256(model_path.read_bytes())
+    expected = metadata.get("model_sha256")
+    if actual != expected:
+        raise ArtifactError(
+            f"{model_path}: SHA-256 {actual} differs from {expected} recorded in {metadata_path}; "
+            "the file was changed after training: restore it with `dvc checkout` or retrain with `dvc repro`"
+        )
+    return load_model(model_path), metadata
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()

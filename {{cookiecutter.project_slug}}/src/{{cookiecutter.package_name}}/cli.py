@@ -1,0 +1,80 @@
+"""Command line: one subcommand per DVC stage (``data``, ``train``, ``evaluate``) plus ``predict``.
+
+``dvc.yaml`` runs these same commands, so ``dvc repro`` and running a stage by hand do the
+same thing. Problems the user can fix print one ``error:`` line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__, artifact
+from .config import DEFAULT_PARAMS, load_params
+from .errors import ProjectError
+
+
+def _data(args: argparse.Namespace) -> None:
+    from . import data
+
+    schema = data.run(load_params(args.params))
+    print(f"data: {schema.rows} rows from {schema.data_source} -> {schema.train_rows} train, {schema.test_rows} test")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from . import train
+
+    digest = train.run(load_params(args.params))
+    print(f"train: wrote {artifact.MODEL_PATH} (sha256 {digest[:12]})")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from . import evaluate
+
+    scores = evaluate.run(load_params(args.params))
+    print("evaluate: " + ", ".join(f"{name}={value:.4f}" for name, value in scores.items()))
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from . import predict
+
+    rows = predict.run(args.input, args.output, args.model, args.metadata)
+    print(f"predict: wrote {rows} rows to {args.output}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="{{ cookiecutter.package_name }}",
+        description="Train, evaluate and use the model. The stages are the DVC pipeline's: run `dvc repro` to run them all.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def stage(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="settings file (default: %(default)s)")
+        command.set_defaults(handler=handler)
+        return command
+
+    stage("data", _data, "Load and validate the raw data; write the train/test split to data/processed/.")
+    stage("train", _train, "Fit the pipeline on the training split; write models/model.skops.")
+    stage("evaluate", _evaluate, "Score the model on the test split; write reports/ and models/metadata.json.")
+
+    predict = commands.add_parser("predict", help="Score a CSV of feature rows into a new CSV.")
+    predict.add_argument("input", type=Path, help="CSV with the model's feature columns (other columns are kept)")
+    predict.add_argument("output", type=Path, help="CSV to write: the input plus prediction columns")
+    predict.add_argument("--model", type=Path, default=artifact.MODEL_PATH, help="default: %(default)s")
+    predict.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
+    predict.set_defaults(handler=_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except ProjectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

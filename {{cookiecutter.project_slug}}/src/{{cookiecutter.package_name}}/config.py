@@ -1,0 +1,99 @@
+"""The pipeline's settings: ``params.yaml`` loaded once into typed, validated objects.
+
+No other module reads ``params.yaml``: each stage receives a :class:`Params` from the
+command line, so a typo in a key or a value of the wrong type fails before any work starts,
+with the key's path in the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+Task = Literal["classification", "regression"]
+
+
+class _Strict(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Strict):
+    source: Literal["sklearn", "csv"] = "sklearn"
+    sklearn_dataset: Literal["breast_cancer", "diabetes", "wine", "iris"] = "breast_cancer"
+    path: Path = Path("data/raw/data.csv")
+    target: str = "target"
+    features: list[str] = Field(default_factory=list)
+    labels: list[int | str] = Field(default_factory=list)
+    target_range: tuple[float, float] | None = None
+    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+
+
+class ModelParams(_Strict):
+    type: str = "random_forest"
+    scale: bool = True
+    hyperparameters: dict[str, object] = Field(default_factory=dict)
+
+
+class DirectionCheck(_Strict):
+    feature: str
+    expect: Literal["increase", "decrease"]
+
+
+class QualityParams(_Strict):
+    minimum: dict[str, float] = Field(default_factory=dict)
+    maximum: dict[str, float] = Field(default_factory=dict)
+    direction: DirectionCheck | None = None
+
+
+class Params(_Strict):
+    task: Task = "classification"
+    seed: int = 42
+    data: DataParams = Field(default_factory=DataParams)
+    model: ModelParams = Field(default_factory=ModelParams)
+    quality: QualityParams = Field(default_factory=QualityParams)
+
+    @model_validator(mode="after")
+    def _task_specific_fields(self) -> Params:
+        if self.task == "regression" and self.data.labels:
+            raise ValueError("data.labels is for classification; use data.target_range for regression")
+        if self.task == "classification" and self.data.target_range is not None:
+            raise ValueError("data.target_range is for regression; use data.labels for classification")
+        return self
+
+    def as_dict(self, exclude: set[str] | None = None) -> dict[str, object]:
+        """Plain, JSON-ready values (paths as strings), for metadata and reports."""
+        return self.model_dump(mode="json", exclude=exclude)
+
+
+def load_params(path: Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate ``params.yaml``; raise :class:`ConfigError` naming the bad key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found; run the command from the project folder") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(error) for error in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from None
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    if not where:  # a rule across several keys: the message names them
+        return error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"{where}: missing"
+    return f"{where}: {error['msg']} (got {error['input']!r})"

@@ -1,0 +1,153 @@
+"""Stage ``evaluate``: score the model on the held-out split.
+
+Writes ``reports/metrics.json`` (what ``dvc metrics`` shows and the quality tests read),
+plot data in ``reports/plots/`` (what ``dvc plots`` draws), PNG renderings of the same plots
+in ``reports/figures/``, and ``models/metadata.json``: the model's record (hash, version,
+git commit, data hash, params, metrics, library versions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.inspection import permutation_importance
+
+from . import __version__, artifact, plots
+from .config import Params
+from .data import PROCESSED_DIR, Schema, load_split
+
+REPORTS_DIR = Path("reports")
+METRICS_FILE = REPORTS_DIR / "metrics.json"
+
+# Which way is better for each metric: the quality floors, the tests and the PR gate use this.
+METRIC_GOALS = {
+    "accuracy": "higher",
+    "precision": "higher",
+    "recall": "higher",
+    "f1": "higher",
+    "roc_auc": "higher",
+    "rmse": "lower",
+    "mae": "lower",
+    "r2": "higher",
+}
+# Libraries whose versions decide what the artifact contains; recorded in the metadata.
+RECORDED_LIBRARIES = ["scikit-learn", "skops", "numpy", "pandas", "scipy"]
+
+
+def classification_metrics(y_true: pd.Series, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
+    predicted = classes[proba.argmax(axis=1)]
+    binary = len(classes) == 2
+    average = "binary" if binary else "macro"
+    positive = {"pos_label": classes[1]} if binary else {}
+    return {
+        "accuracy": skm.accuracy_score(y_true, predicted),
+        "precision": skm.precision_score(y_true, predicted, average=average, zero_division=0, **positive),
+        "recall": skm.recall_score(y_true, predicted, average=average, zero_division=0, **positive),
+        "f1": skm.f1_score(y_true, predicted, average=average, zero_division=0, **positive),
+        "roc_auc": skm.roc_auc_score(y_true, proba[:, 1], labels=classes)
+        if binary
+        else skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes),
+    }
+
+
+def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, float]:
+    return {
+        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, predicted))),
+        "mae": skm.mean_absolute_error(y_true, predicted),
+        "r2": skm.r2_score(y_true, predicted),
+    }
+
+
+def evaluate(model: Any, test: pd.DataFrame, schema: Schema, seed: int) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """Metrics (rounded, so they diff cleanly) and plot tables for the test split."""
+    features, y_true = test[schema.features], test[schema.target]
+    if schema.task == "classification":
+        classes = model.classes_
+        proba = model.predict_proba(features)
+        scores = classification_metrics(y_true, proba, classes)
+        tables = plots.classification_tables(y_true, proba, classes)
+    else:
+        predicted = model.predict(features)
+        scores = regression_metrics(y_true, predicted)
+        tables = plots.regression_tables(y_true, predicted)
+    importance = permutation_importance(model, features, y_true, n_repeats=5, random_state=seed)
+    tables["feature_importance"] = (
+        pd.DataFrame({"feature": schema.features, "importance": importance.importances_mean.round(6)})
+        .sort_values("importance", ascending=False)
+        .reset_index(drop=True)
+    )
+    return {name: round(float(value), 6) for name, value in scores.items()}, tables
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in RECORDED_LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit() -> str | None:
+    """The commit the model was trained from, or None outside a Git repository."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip()
+
+
+def run(
+    params: Params,
+    data_dir: Path = PROCESSED_DIR,
+    model_path: Path = artifact.MODEL_PATH,
+    reports_dir: Path = REPORTS_DIR,
+    metadata_path: Path = artifact.METADATA_PATH,
+) -> dict[str, float]:
+    """The ``evaluate`` stage; returns the metrics it wrote."""
+    _, test, schema = load_split(data_dir)
+    # The model comes straight from the train stage; its hash is recorded here, then verified on every later load.
+    model = artifact.load_model(model_path)
+    scores, tables = evaluate(model, test, schema, params.seed)
+
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    plots.write_tables(tables, reports_dir / "plots")
+    plots.render_figures(tables, schema.task, reports_dir / "figures")
+
+    model_sha256 = artifact.sha256(model_path.read_bytes())
+    artifact.write_metadata(
+        {
+            "model_sha256": model_sha256,
+            "model_version": f"{__version__}+{model_sha256[:12]}",
+            "model_file": model_path.name,
+            "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": git_commit(),
+            "task": schema.task,
+            "features": schema.features,
+            "target": schema.target,
+            "labels": schema.labels,
+            "data": {
+                "source": schema.data_source,
+                "sha256": schema.data_hash,
+                "rows": schema.rows,
+                "train_rows": schema.train_rows,
+                "test_rows": schema.test_rows,
+            },
+            "params": params.as_dict(exclude={"quality"}),  # what the model depends on
+            "metrics": scores,
+            "libraries": library_versions(),
+        },
+        metadata_path,
+    )
+    return scores

@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.datasets import make_classification, make_regression
+
+from {{ cookiecutter.package_name }} import artifact
+from {{ cookiecutter.package_name }}.config import Params
+from {{ cookiecutter.package_name }}.errors import ArtifactError, MissingOutputError
+from {{ cookiecutter.package_name }}.train import ESTIMATORS, build_pipeline
+
+
+def fitted(task="classification", model_type="random_forest"):
+    make = make_classification if task == "classification" else make_regression
+    features, target = make(n_samples=80, n_features=4, random_state=0)
+    params = Params.model_validate({"task": task, "model": {"type": model_type, "hyperparameters": {}}})
+    return build_pipeline(params).fit(features, target), features
+
+
+def test_equal_models_give_identical_bytes():
+    # Two fits are two sets of objects with different id()s: the bytes must not depend on them.
+    (first, _), (second, _) = fitted(), fitted()
+    assert artifact.dumps(first) == artifact.dumps(second)
+
+
+def test_the_archive_round_trips(workdir):
+    model, features = fitted()
+    artifact.save_model(model)
+    np.testing.assert_array_equal(artifact.load_model().predict_proba(features), model.predict_proba(features))
+
+
+@pytest.mark.parametrize(
+    ("task", "model_type"), [(task, name) for task, names in ESTIMATORS.items() for name in names]
+)
+def test_trusted_types_cover_every_supported_estimator(task, model_type):
+    model, _ = fitted(task, model_type)
+    untrusted = set(sio.get_untrusted_types(data=artifact.dumps(model)))
+    assert untrusted <= set(artifact.TRUSTED_TYPES), f"add to TRUSTED_TYPES: {untrusted - set(artifact.TRUSTED_TYPES)}"
+
+
+def test_an_untrusted_type_is_refused(workdir):
+    model, _ = fitted()
+    artifact.save_model(model)
+    trusted = [name for name in artifact.TRUSTED_TYPES if name != "sklearn.tree._tree.Tree"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(artifact, "TRUSTED_TYPES", trusted)
+        with pytest.raises(ArtifactError, match=r"refuses to load types that are not trusted: \['sklearn.tree._tree.Tree'\]"):
+            artifact.load_model()
+
+
+def saved_with_metadata():
+    model, _ = fitted()
+    digest = artifact.save_model(model)
+    artifact.write_metadata({"model_sha256": digest})
+    return model
+
+
+def test_a_verified_model_loads(workdir):
+    saved_with_metadata()
+    _, metadata = artifact.load_verified()
+    assert metadata["model_sha256"] == artifact.sha256(artifact.MODEL_PATH.read_bytes())
+
+
+def test_a_tampered_model_is_refused(workdir):
+    saved_with_metadata()
+    content = bytearray(artifact.MODEL_PATH.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    artifact.MODEL_PATH.write_bytes(bytes(content))
+    with pytest.raises(ArtifactError, match=r"differs from .* recorded in models/metadata.json; .*dvc checkout"):
+        artifact.load_verified()
+
+
+def test_a_corrupt_archive_is_refused_clearly(workdir):
+    artifact.MODEL_PATH.parent.mkdir(parents=True)
+    artifact.MODEL_PATH.write_bytes(b"not a zip file")
+    with pytest.raises(ArtifactError, match="not a readable skops model"):
+        artifact.load_model()
+
+
+def test_missing_metadata_says_to_run_the_pipeline(workdir):
+    with pytest.raises(MissingOutputError, match="run `dvc repro`"):
+        artifact.load_verified()
+
+
+def test_unreadable_metadata_is_named(workdir):
+    saved_with_metadata()
+    artifact.METADATA_PATH.write_text("{broken")
+    with pytest.raises(ArtifactError, match=r"metadata.json: not valid JSON"):
+        artifact.load_verified()
+    assert json.loads  # the file is left as it was for inspection
+    assert artifact.METADATA_PATH.read_text() == "{broken"

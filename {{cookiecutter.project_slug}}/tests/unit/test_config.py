@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.errors import ConfigError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_project_params_are_valid():
+    params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    assert params.task in {"classification", "regression"}
+
+
+def test_a_misspelt_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.traget: Extra inputs are not permitted"):
+        load_params(write(tmp_path, "data:\n  traget: y\n"))
+
+
+def test_a_wrong_type_is_named_with_its_value(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.test_size: .*got 'half'"):
+        load_params(write(tmp_path, "data:\n  test_size: half\n"))
+
+
+def test_an_out_of_range_value_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.test_size"):
+        load_params(write(tmp_path, "data:\n  test_size: 1.5\n"))
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"params\.yaml: not valid YAML"):
+        load_params(write(tmp_path, "data: [unclosed\n"))
+
+
+def test_a_missing_file_says_where_to_run(tmp_path):
+    with pytest.raises(ConfigError, match="not found; run the command from the project folder"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_task_specific_settings_cannot_be_mixed(tmp_path):
+    with pytest.raises(ConfigError, match="data.labels is for classification"):
+        load_params(write(tmp_path, "task: regression\ndata:\n  labels: [0, 1]\n"))
