@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""The template's two commands; needs only Python 3.10+ and git.
+
+    python3 tasks.py quickstart [DIR]   bake a project with the default answers and run its
+                                        local loop: environment, dvc repro, pytest
+    python3 tasks.py test [PYTEST-ARGS] run the template's test suite
+
+Both create `.venv` here (the template's tools: cookiecutter, uv, pytest, ...) on first use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parent
+TOOLS_ENV = TEMPLATE / ".venv"
+TOOLS_BIN = TOOLS_ENV / ("Scripts" if os.name == "nt" else "bin")
+DEFAULT_OUTPUT = TEMPLATE / "build" / "quickstart"
+
+
+def tools_env() -> Path:
+    """The template's tool environment, created and brought up to date with pyproject's `test` group."""
+    python = TOOLS_BIN / ("python.exe" if os.name == "nt" else "python")
+    stamp = TOOLS_ENV / ".installed-from"
+    wanted = (TEMPLATE / "pyproject.toml").read_text(encoding="utf-8")
+    if python.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == wanted:
+        return python
+    if not python.exists():
+        print(f"creating {TOOLS_ENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(TOOLS_ENV)
+    # pip 25.1 is the first to install a dependency group (--group).
+    run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip>=25.1"])
+    run([str(python), "-m", "pip", "install", "--quiet", "--group", "test"], cwd=TEMPLATE)
+    stamp.write_text(wanted, encoding="utf-8")
+    return python
+
+
+def run(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    print(f"$ {' '.join(command)}", flush=True)
+    done = subprocess.run(command, cwd=cwd, env=env, check=False)
+    if done.returncode != 0:
+        sys.exit(f"error: `{' '.join(command)}` failed with status {done.returncode}")
+
+
+def project_env() -> dict[str, str]:
+    """The environment for the generated project's commands, as on a developer's machine."""
+    env = dict(os.environ)
+    env.pop("VIRTUAL_ENV", None)  # the project's own .venv, not the template's
+    # Let Python cache compiled modules: every DVC stage is a new process.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["UV_PYTHON_DOWNLOADS"] = "never"  # use this machine's Python; fail fast if it does not fit
+    env["PATH"] = os.pathsep.join([str(TOOLS_BIN), env.get("PATH", "")])
+    return env
+
+
+def quickstart(output: Path) -> tuple[dict[str, float], Path]:
+    """Bake with default answers into `output`, then set up, reproduce and test.
+
+    Returns the seconds each phase took and the project's folder.
+    """
+    tools_env()
+    seconds: dict[str, float] = {}
+    output.mkdir(parents=True, exist_ok=True)
+    env = project_env()
+
+    def phase(name: str, command: list[str], cwd: Path) -> None:
+        start = time.perf_counter()
+        run(command, cwd=cwd, env=env)
+        seconds[name] = time.perf_counter() - start
+
+    before = set(output.iterdir())
+    phase("bake", [str(TOOLS_BIN / "cookiecutter"), "--no-input", "--output-dir", str(output), str(TEMPLATE)], output)
+    (project,) = set(output.iterdir()) - before
+    uv = str(TOOLS_BIN / "uv")
+    phase("environment", [uv, "sync", "--python", sys.executable], project)
+    phase("dvc repro", [uv, "run", "--no-sync", "dvc", "repro"], project)
+    phase("pytest", [uv, "run", "--no-sync", "pytest", "-q"], project)
+    phase("dvc repro (no-op)", [uv, "run", "--no-sync", "dvc", "repro"], project)
+    return seconds, project
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("quickstart", help="bake a default project and run its local loop")
+    start.add_argument("output", nargs="?", type=Path, default=DEFAULT_OUTPUT, help="default: %(default)s")
+    test = commands.add_parser("test", help="run the template's tests (extra arguments go to pytest)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+
+    if args.command == "quickstart":
+        seconds, project = quickstart(args.output.resolve())
+        print()
+        for name, value in seconds.items():
+            print(f"{name:<20} {value:6.1f} s")
+        print(f"{'total':<20} {sum(seconds.values()):6.1f} s")
+        print(f"\nYour project is in {project}")
+        return 0
+    python = tools_env()
+    if shutil.which("git") is None:
+        sys.exit("error: git is not installed; the tests bake Git repositories")
+    return subprocess.run([str(python), "-m", "pytest", *args.pytest_args], cwd=TEMPLATE, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Helpers: bake projects from this template and run commands in them, the way a user would."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+OPTIONS: dict = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+# Choice options: the first choice is the default.
+CHOICES: dict[str, list[str]] = {k: v for k, v in OPTIONS.items() if isinstance(v, list)}
+TOOLS_BIN = Path(sys.executable).parent
+
+
+def load_hook(name: str) -> ModuleType:
+    """Import a hook file as it is in the template (unrendered): its logic is plain functions."""
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def remote_url(remote: str, tmp_path: Path) -> str:
+    """A valid dvc_remote_url for each remote type (the examples the pre-gen hook shows)."""
+    if remote == "local":
+        return str(tmp_path / "dvc-storage")
+    return load_hook("pre_gen_project").REMOTE_SCHEMES[remote][1] if remote != "none" else ""
+
+
+def bake(output_dir: Path, **answers: str) -> Path:
+    """Bake the template with these answers (defaults for the rest); return the project folder."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir)))
+
+
+def run(
+    command: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run a command; on failure show its output in the test report."""
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    if check and done.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(command)}` in {cwd} exited {done.returncode}\n"
+            f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}",
+            pytrace=False,
+        )
+    return done

@@ -1,0 +1,170 @@
+"""Bake the option matrix from cookiecutter.json: exact file tree, nothing left unrendered, every file parses.
+
+task and dvc_remote shape the pipeline and its storage, so they are multiplied; python_version
+and license only fill in values, so they rotate through the combinations.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bakery import CHOICES, bake, remote_url
+
+COMBINATIONS = [
+    {
+        "task": task,
+        "dvc_remote": remote,
+        "python_version": CHOICES["python_version"][i % len(CHOICES["python_version"])],
+        "license": CHOICES["license"][i % len(CHOICES["license"])],
+    }
+    for i, (task, remote) in enumerate(itertools.product(CHOICES["task"], CHOICES["dvc_remote"]))
+]
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
+
+
+def expected_files(package: str) -> set[str]:
+    modules = [
+        "__init__",
+        "__main__",
+        "artifact",
+        "cli",
+        "config",
+        "data",
+        "errors",
+        "evaluate",
+        "plots",
+        "predict",
+        "train",
+    ]
+    unit = [
+        "conftest",
+        "test_artifact",
+        "test_cli",
+        "test_config",
+        "test_data",
+        "test_evaluate",
+        "test_predict",
+        "test_train",
+    ]
+    return {
+        ".dvc/.gitignore",
+        ".dvc/config",
+        ".dvcignore",
+        ".github/dependabot.yml",
+        ".github/workflows/ci.yml",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        "LICENSE",
+        "README.md",
+        "data/raw/README.md",
+        "dvc.yaml",
+        "params.yaml",
+        "pyproject.toml",
+        *(f"src/{package}/{name}.py" for name in modules),
+        "tests/conftest.py",
+        "tests/data/test_split.py",
+        *(f"tests/model/{name}.py" for name in ["conftest", "test_behaviour", "test_quality"]),
+        *(f"tests/unit/{name}.py" for name in unit),
+    }
+
+
+def files_in(project: Path) -> set[str]:
+    return {
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts[:1] and "tmp" not in path.parts[-2:-1]
+    }
+
+
+@pytest.fixture(scope="module", params=COMBINATIONS, ids=lambda c: "-".join(c.values()))
+def baked(request, tmp_path_factory) -> tuple[dict, Path]:
+    answers = dict(request.param)
+    tmp = tmp_path_factory.mktemp("bake")
+    answers["dvc_remote_url"] = remote_url(answers["dvc_remote"], tmp)
+    return answers, bake(tmp / "out", **answers)
+
+
+def test_the_file_tree_is_exact(baked):
+    _, project = baked
+    assert files_in(project) == expected_files("tumour_classifier")
+
+
+def test_nothing_is_left_unrendered(baked):
+    _, project = baked
+    for name in files_in(project):
+        text = (project / name).read_text(encoding="utf-8")
+        assert not UNRENDERED.search(text), f"{name} has Jinja syntax left: {UNRENDERED.search(text).group()}"
+
+
+def test_every_structured_file_parses(baked):
+    _, project = baked
+    for name in files_in(project):
+        path = project / name
+        if path.suffix in {".yaml", ".yml"}:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".toml":
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".py":
+            ast.parse(path.read_text(encoding="utf-8"), filename=name)
+        elif path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_answers_land_where_they_belong(baked):
+    answers, project = baked
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+    assert params["task"] == answers["task"]
+    assert f'PYTHON_VERSION: "{answers["python_version"]}"' in (project / ".github/workflows/ci.yml").read_text()
+    license_text = (project / "LICENSE").read_text()
+    expected_license = {"MIT": "MIT", "Apache-2.0": "Apache-2.0", "BSD-3-Clause": "BSD-3-Clause"}
+    assert pyproject["project"]["license"] == expected_license.get(answers["license"], "LicenseRef-Proprietary")
+    assert {"MIT": "MIT License", "Apache-2.0": "Apache License", "BSD-3-Clause": "BSD 3-Clause"}.get(
+        answers["license"], "All rights reserved"
+    ) in license_text
+    dvc_requirement = next(dep for dep in pyproject["dependency-groups"]["dev"] if dep.startswith("dvc"))
+    extra = {"s3": "[s3]", "gcs": "[gs]", "azure": "[azure]", "ssh": "[ssh]"}.get(answers["dvc_remote"], "")
+    assert dvc_requirement.startswith(f"dvc{extra}>=")
+
+
+def test_git_and_dvc_are_set_up_with_a_first_commit(baked):
+    answers, project = baked
+    git = lambda *args: subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True).stdout  # noqa: E731
+    assert git("branch", "--show-current").strip() == "main"
+    assert git("status", "--porcelain") == "", "everything baked is committed"
+    assert git("log", "--format=%s").strip() == "Start the model repository from cookiecutter-model-repo"
+    config = (project / ".dvc/config").read_text()
+    if answers["dvc_remote"] == "none":
+        assert "remote" not in config
+    else:
+        assert "remote = storage" in config
+        assert f"url = {answers['dvc_remote_url']}" in config
+
+
+def test_answers_with_quotes_backslashes_and_code_stay_data(tmp_path):
+    # STYLE: user input is data. These strings break naive TOML, YAML or Python templating.
+    hostile = {
+        "project_name": 'O\'Brien "Risk" Model \\ v2',
+        "description": 'Says """hi""" \\n and {"json": true}; import os; os.remove("x")',
+        "author_name": 'Zoë "Ace" O\'Brien',
+        "github_owner": "acme-ml",
+    }
+    project = bake(tmp_path, **hostile)
+    assert project.name == "o-brien-risk-model-v2"
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"] == hostile["description"]
+    assert pyproject["project"]["authors"][0]["name"] == hostile["author_name"]
+    dvc = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))
+    assert dvc["artifacts"]["model"]["desc"] == hostile["description"]
+    for path in project.rglob("*.py"):
+        ast.parse(path.read_text(encoding="utf-8"))
+    assert hostile["author_name"] in (project / "LICENSE").read_text(encoding="utf-8")

@@ -1,0 +1,134 @@
+"""Hooks: a bad answer stops generation before any file is written; post-gen degrades gracefully."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bakery import CHOICES, OPTIONS, TEMPLATE, TOOLS_BIN, bake, load_hook
+
+pre_gen = load_hook("pre_gen_project")
+post_gen = load_hook("post_gen_project")
+
+DEFAULTS = {
+    "project_name": "Tumour Classifier",
+    "project_slug": "tumour-classifier",
+    "package_name": "tumour_classifier",
+    "description": "d",
+    "author_name": "Ada",
+    "author_email": "ada@example.com",
+    "github_owner": "ada",
+    **{name: choices[0] for name, choices in CHOICES.items()},
+    "dvc_remote_url": "",
+}
+
+# (answers given on the command line, the value the error must name)
+BAD_ANSWERS = [
+    ({"project_slug": "My Model"}, "project_slug='My Model'"),
+    ({"project_slug": "model-"}, "project_slug='model-'"),
+    ({"package_name": "class"}, "package_name='class'"),
+    ({"package_name": "2fast"}, "package_name='2fast'"),
+    ({"package_name": "my-model"}, "package_name='my-model'"),
+    ({"author_email": "ada.example.com"}, "author_email='ada.example.com'"),
+    ({"github_owner": "-bad-"}, "github_owner='-bad-'"),
+    ({"project_name": "Risk\nModel"}, "project_name='Risk\\nModel'"),
+    ({"author_name": " "}, "author_name=' '"),
+    ({"dvc_remote": "s3", "dvc_remote_url": "gs://bucket/x"}, "dvc_remote_url='gs://bucket/x'"),
+    ({"dvc_remote": "gcs"}, "dvc_remote_url=''"),
+    ({"dvc_remote": "ssh", "dvc_remote_url": "ssh://"}, "dvc_remote_url='ssh://'"),
+    ({"dvc_remote": "local", "dvc_remote_url": "s3://bucket"}, "dvc_remote_url='s3://bucket'"),
+    ({"dvc_remote": "none", "dvc_remote_url": "/mnt/store"}, "dvc_remote_url='/mnt/store'"),
+]
+
+
+def cookiecutter_cli(tmp_path: Path, answers: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [str(TOOLS_BIN / "cookiecutter"), "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE)]
+    command += [f"{key}={value}" for key, value in answers.items()]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize(("answers", "named"), BAD_ANSWERS, ids=[named for _, named in BAD_ANSWERS])
+def test_a_bad_answer_stops_before_any_file_is_written(tmp_path, answers, named):
+    done = cookiecutter_cli(tmp_path, answers)
+    assert done.returncode != 0
+    assert list(tmp_path.iterdir()) == [], "nothing may be written"
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert any(named in line and "for example" in line for line in errors), done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("option", ["python_version", "task", "dvc_remote", "license"])
+def test_a_value_outside_the_choices_is_refused_with_the_choices(tmp_path, option):
+    # cookiecutter itself checks choice overrides before any hook runs; the hook checks too,
+    # for answers that arrive another way (a replay file, an edited .cruft.json).
+    done = cookiecutter_cli(tmp_path, {option: "bogus"})
+    assert done.returncode != 0
+    assert list(tmp_path.iterdir()) == []
+    assert "bogus" in done.stderr and str(CHOICES[option]) in done.stderr
+    assert any(f"{option}='bogus'" in problem for problem in pre_gen.problems({**DEFAULTS, option: "bogus"}))
+
+
+def test_every_default_answer_is_valid():
+    assert pre_gen.problems(DEFAULTS) == []
+
+
+def test_every_remote_example_is_valid():
+    for remote, (_, example) in pre_gen.REMOTE_SCHEMES.items():
+        assert pre_gen.remote_problems(remote, example) == []
+
+
+def test_the_documented_choices_match_the_hook():
+    assert list(pre_gen.PYTHON_VERSIONS) == sorted(CHOICES["python_version"])
+    assert set(pre_gen.TASKS) == set(CHOICES["task"])
+    assert set(pre_gen.LICENSES) == set(CHOICES["license"])
+    assert set(CHOICES["dvc_remote"]) == {"none", "local", *pre_gen.REMOTE_SCHEMES}
+    assert OPTIONS["_extensions"] == ["hooks.messages.QuietHookFailure"]
+
+
+def path_without(*programs: str) -> str:
+    """A PATH with the same programs as now, except these."""
+    hidden = Path(os.environ["TMPDIR"] if "TMPDIR" in os.environ else "/tmp") / f"path-without-{'-'.join(programs)}"
+    hidden.mkdir(exist_ok=True)
+    for name in ("git", "dvc", "python3"):
+        if name not in programs and (found := shutil.which(name)):
+            link = hidden / name
+            if not link.exists():
+                link.symlink_to(found)
+    return str(hidden)
+
+
+@pytest.mark.parametrize("missing", ["git", "dvc"])
+def test_without_git_or_dvc_the_project_is_complete_and_the_commands_are_printed(tmp_path, monkeypatch, capfd, missing):
+    monkeypatch.setenv("PATH", path_without(missing))
+    project = bake(tmp_path)
+    err = capfd.readouterr().err
+    assert f"note: {missing} is not installed" in err
+    assert "dvc init --quiet" in err and "git commit --quiet" in err
+    assert (project / "LICENSE").is_file() and (project / "params.yaml").is_file()
+    assert not (project / "_licenses").exists() and not (project / "_task").exists()
+
+
+def test_without_a_git_identity_the_commit_commands_are_printed(tmp_path, monkeypatch, capfd):
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    for variable in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(variable, raising=False)
+    project = bake(tmp_path / "out")
+    err = capfd.readouterr().err
+    assert 'git config --global user.name "Your Name"' in err
+    assert "git add --all" in err
+    assert (project / ".git").is_dir() and (project / ".dvc").is_dir()
+    log = subprocess.run(["git", "log"], cwd=project, capture_output=True, text=True, check=False)
+    assert log.returncode != 0, "no commit was made"
+
+
+def test_shell_lines_quote_what_needs_quoting():
+    line = post_gen.shell_line(["git", "commit", "-m", "two words"])
+    assert line == 'git commit -m "two words"'
+    assert sys.executable  # the hooks run with the same interpreter as cookiecutter
