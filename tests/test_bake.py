@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bakery import CHOICES, bake, remote_url
+from bakery import CHOICES, TOOLS_BIN, bake, remote_url, run
 
 COMBINATIONS = [
     {
@@ -168,3 +168,11 @@ def test_answers_with_quotes_backslashes_and_code_stay_data(tmp_path):
     for path in project.rglob("*.py"):
         ast.parse(path.read_text(encoding="utf-8"))
     assert hostile["author_name"] in (project / "LICENSE").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("package_name", ["m", "a_rather_long_package_name_for_a_churn_model"])
+def test_the_generated_code_passes_its_linters_whatever_the_package_name(tmp_path, package_name):
+    # Lines that hold the package name change length with it: ruff must accept short and long names.
+    project = bake(tmp_path, package_name=package_name)
+    run([str(TOOLS_BIN / "ruff"), "check", "."], project)
+    run([str(TOOLS_BIN / "ruff"), "format", "--check", "."], project)

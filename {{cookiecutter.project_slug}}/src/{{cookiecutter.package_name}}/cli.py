@@ -46,7 +46,8 @@ def _predict(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="{{ cookiecutter.package_name }}",
-        description="Train, evaluate and use the model. The stages are the DVC pipeline's: run `dvc repro` to run them all.",
+        description="Train, evaluate and use the model. "
+        "The stages are the DVC pipeline's: `dvc repro` runs them in order, each only when its inputs changed.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

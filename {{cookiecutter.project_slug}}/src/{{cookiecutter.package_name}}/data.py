@@ -157,8 +157,7 @@ def _validate_target_range(target: pd.Series, bounds: tuple[float, float] | None
     outside = int(((target < low) | (target > high)).sum())
     if outside:
         raise DataError(
-            f"{source}: target column {target.name!r} has {outside} rows outside data.target_range "
-            f"[{low}, {high}]"
+            f"{source}: target column {target.name!r} has {outside} rows outside data.target_range [{low}, {high}]"
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+import shutil
 import subprocess
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -100,8 +101,11 @@ def library_versions() -> dict[str, str]:
 
 def git_commit() -> str | None:
     """The commit the model was trained from, or None outside a Git repository."""
+    git = shutil.which("git")
+    if git is None:
+        return None
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        done = subprocess.run([git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)  # noqa: S603 (fixed arguments)
     except (OSError, subprocess.CalledProcessError):
         return None
     return done.stdout.strip()

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # files only: no display on CI runners or servers
+matplotlib.use("Agg")  # files only: no display on CI runners or servers (chosen before pyplot is imported)
 
-import matplotlib.pyplot as plt  # noqa: E402 (the backend must be chosen first)
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn import metrics as skm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
 
 DECIMALS = 6  # plot data rounded so it diffs cleanly in Git
 

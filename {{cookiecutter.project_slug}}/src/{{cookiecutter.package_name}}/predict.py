@@ -25,9 +25,7 @@ def check_features(frame: pd.DataFrame, features: list[str], source: str) -> pd.
         values = pd.to_numeric(selected[column], errors="coerce")
         bad = int((values.isna() | np.isinf(values)).sum())
         if bad:
-            raise DataError(
-                f"{source}: column {column!r} has {bad} rows that are empty, not numbers, or infinite"
-            )
+            raise DataError(f"{source}: column {column!r} has {bad} rows that are empty, not numbers, or infinite")
     return selected.apply(pd.to_numeric)
 
 
@@ -62,7 +60,7 @@ def run(
     os.close(handle)
     try:
         scored.to_csv(temporary, index=False)
-        os.replace(temporary, output_path)
+        Path(temporary).replace(output_path)
     finally:
         Path(temporary).unlink(missing_ok=True)
     return len(scored)

@@ -34,7 +34,6 @@ def test_a_problem_is_one_line_and_exit_status_2(workdir, capsys):
 
 
 def test_the_module_runs_as_a_program():
-    done = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--help"], capture_output=True, text=True, check=False
-    )
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "predict" in done.stdout

@@ -43,5 +43,5 @@ def test_a_missing_file_says_where_to_run(tmp_path):
 
 
 def test_task_specific_settings_cannot_be_mixed(tmp_path):
-    with pytest.raises(ConfigError, match="data.labels is for classification"):
+    with pytest.raises(ConfigError, match=r"data\.labels is for classification"):
         load_params(write(tmp_path, "task: regression\ndata:\n  labels: [0, 1]\n"))
