@@ -77,13 +77,22 @@ def test_the_local_loop(tmp_path, answers, installer):
     assert md5(model) == first_md5
     sh("dvc", "status")
 
+    # Commit through the installed Git hooks and push; with a remote, the pre-push hook runs `dvc push`.
+    sh("pre-commit", "install")
+    sh("git", "add", "--all")
+    sh("git", "commit", "--quiet", "-m", "Train the first model")
+    assert sh("git", "status", "--porcelain").stdout == ""
+    origin = tmp_path / "origin.git"
+    run(["git", "init", "--quiet", "--bare", str(origin)], tmp_path)
+    sh("git", "remote", "add", "origin", str(origin))
+    sh("git", "push", "--quiet", "origin", "main")
+
     if answers["dvc_remote"] == "local":
-        # Push to the remote, lose the cache and the outputs, pull them back.
-        sh("dvc", "push")
+        # The push sent the data: lose the cache and the outputs, and pull them back.
         shutil.rmtree(project / ".dvc/cache")
         model.unlink()
         shutil.rmtree(project / "data/processed")
         sh("dvc", "pull")
         assert md5(model) == first_md5
         assert (project / "data/processed/train.csv").is_file()
-        assert "up to date" in sh("dvc", "status").stdout.lower() or sh("dvc", "status").stdout.strip() == ""
+        assert "Data and pipelines are up to date." in sh("dvc", "status").stdout

@@ -15,24 +15,23 @@ def workdir(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+def write_raw_csv(folder: Path, features, target, target_name: str) -> Path:
+    """Save generated rows as data/raw/data.csv, with columns x0, x1, ... and the target."""
+    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(features.shape[1])])
+    path = folder / "data/raw/data.csv"
+    path.parent.mkdir(parents=True)
+    frame.assign(**{target_name: target}).to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture
 def classification_csv(workdir) -> Path:
-    features, target = make_classification(n_samples=120, n_features=5, random_state=0)
-    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(5)]).assign(label=target)
-    path = workdir / "data/raw/data.csv"
-    path.parent.mkdir(parents=True)
-    frame.to_csv(path, index=False)
-    return path
+    return write_raw_csv(workdir, *make_classification(n_samples=120, n_features=5, random_state=0), "label")
 
 
 @pytest.fixture
 def regression_csv(workdir) -> Path:
-    features, target = make_regression(n_samples=120, n_features=4, noise=5.0, random_state=0)
-    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(4)]).assign(y=target)
-    path = workdir / "data/raw/data.csv"
-    path.parent.mkdir(parents=True)
-    frame.to_csv(path, index=False)
-    return path
+    return write_raw_csv(workdir, *make_regression(n_samples=120, n_features=4, noise=5.0, random_state=0), "y")
 
 
 @pytest.fixture
