@@ -77,6 +77,13 @@ def test_the_local_loop(tmp_path, answers, installer):
     assert md5(model) == first_md5
     sh("dvc", "status")
 
+    # What reviewers and `dvc` users look at works on these outputs.
+    assert "roc_auc" in sh("dvc", "metrics", "show").stdout or "r2" in sh("dvc", "metrics", "show").stdout
+    sh("dvc", "params", "diff")
+    sh("dvc", "plots", "show")
+    assert (project / "dvc_plots/index.html").is_file()
+    assert sorted(p.name for p in (project / "reports/figures").glob("*.png"))
+
     # Commit through the installed Git hooks and push; with a remote, the pre-push hook runs `dvc push`.
     sh("pre-commit", "install")
     sh("git", "add", "--all")
@@ -96,3 +103,43 @@ def test_the_local_loop(tmp_path, answers, installer):
         assert md5(model) == first_md5
         assert (project / "data/processed/train.csv").is_file()
         assert "Data and pipelines are up to date." in sh("dvc", "status").stdout
+
+    bring_your_own_csv(project, answers["task"], sh)
+
+
+def bring_your_own_csv(project: Path, task: str, sh) -> None:
+    """The README's "Bring your own CSV" steps, then a malformed file that must be refused clearly."""
+    dataset, target = {
+        "classification": ("load_breast_cancer", "diagnosis"),
+        "regression": ("load_diabetes", "progression"),
+    }[task]
+    export = (
+        f"from sklearn.datasets import {dataset}; "
+        f"frame = {dataset}(as_frame=True).frame.rename(columns={{'target': '{target}'}}); "
+        "frame.to_csv('data/raw/data.csv', index=False)"
+    )
+    sh(str(project / ".venv/bin/python"), "-c", export)
+    sh("dvc", "add", "data/raw/data.csv")
+    params = project / "params.yaml"
+    text = params.read_text(encoding="utf-8")
+    for before, after in (("  source: sklearn", "  source: csv"), ("  target: target", f"  target: {target}")):
+        assert before in text, f"params.yaml no longer has the line the README tells users to change: {before!r}"
+        text = text.replace(before, after, 1)
+    params.write_text(text, encoding="utf-8")
+    assert "Running stage 'data'" in sh("dvc", "repro").stdout
+    sh("pytest", "-q")
+    assert "data.csv" in sh("git", "status", "--porcelain").stdout  # data/raw/data.csv.dvc to commit
+
+    # A CSV with a hole in a feature column stops the data stage, names the problem, changes nothing.
+    raw = project / "data/raw/data.csv"
+    lines = raw.read_text(encoding="utf-8").splitlines()
+    cells = lines[5].split(",")
+    cells[1] = ""
+    lines[5] = ",".join(cells)
+    raw.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = raw.read_bytes()
+    failed = sh("dvc", "repro", check=False)
+    assert failed.returncode != 0
+    column = lines[0].split(",")[1]
+    assert f"data/raw/data.csv: column '{column}' has 1 empty rows" in failed.stderr + failed.stdout
+    assert raw.read_bytes() == before

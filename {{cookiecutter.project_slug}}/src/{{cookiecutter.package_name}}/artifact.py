@@ -8,6 +8,9 @@ renumbers those ids in order of appearance and writes the archive with fixed tim
 Loading never trusts every type: only :data:`TRUSTED_TYPES`, the types of the estimators
 that :mod:`.train` builds beyond what skops trusts by default. The metadata file beside the
 model records its SHA-256; :func:`load_verified` refuses a model that does not match it.
+
+skops is imported inside the functions that use it: it loads scikit-learn, which takes
+seconds, and the CLI imports this module for its default paths (`--help` stays instant).
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ import re
 import zipfile
 from pathlib import Path
 from typing import Any
-
-import skops.io as sio
 
 from .errors import ArtifactError, MissingOutputError
 
@@ -48,6 +49,8 @@ _ARRAY_FILE = re.compile(r"^(\d+)(\.npy)$")
 
 def dumps(model: Any) -> bytes:
     """Serialize a fitted model to skops bytes that depend only on the model."""
+    import skops.io as sio  # imported on use: see the module docstring
+
     raw = zipfile.ZipFile(io.BytesIO(sio.dumps(model)))
     schema = json.loads(raw.read("schema.json"))
     ids: dict[int, int] = {}
@@ -101,6 +104,8 @@ def load_model(path: Path = MODEL_PATH) -> Any:
     """Load a model trusting only :data:`TRUSTED_TYPES`; no integrity check (see load_verified)."""
     if not path.is_file():
         raise MissingOutputError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
+    import skops.io as sio  # imported on use: see the module docstring
+
     content = path.read_bytes()
     try:
         untrusted = sorted(set(sio.get_untrusted_types(data=content)) - set(TRUSTED_TYPES))

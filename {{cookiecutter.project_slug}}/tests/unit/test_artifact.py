@@ -10,11 +10,15 @@ from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import ArtifactError, MissingOutputError
 from {{ cookiecutter.package_name }}.train import ESTIMATORS, build_pipeline
 
+# Small ensembles: the tests are about files, not about quality.
+SMALL = {"random_forest": {"n_estimators": 5}, "hist_gradient_boosting": {"max_iter": 5}}
+
 
 def fitted(task="classification", model_type="random_forest"):
     make = make_classification if task == "classification" else make_regression
     features, target = make(n_samples=80, n_features=4, random_state=0)
-    params = Params.model_validate({"task": task, "model": {"type": model_type, "hyperparameters": {}}})
+    model = {"type": model_type, "hyperparameters": SMALL.get(model_type, {})}
+    params = Params.model_validate({"task": task, "model": model})
     return build_pipeline(params).fit(features, target), features
 
 

@@ -3,6 +3,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import inspection
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
 
 from {{ cookiecutter.package_name }} import artifact, data, evaluate, train
 
@@ -53,3 +56,26 @@ def test_the_stage_writes_metrics_plots_and_metadata(task, request, csv_params):
         "regression": {"predicted_vs_actual", "residuals"},
     }
     assert tables == per_task[task] | {"feature_importance"}
+
+
+def test_permutation_importance_agrees_with_scikit_learn():
+    features, target = make_classification(
+        n_samples=300, n_features=5, n_informative=2, n_redundant=0, shuffle=False, random_state=0
+    )
+    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(5)])
+    model = RandomForestClassifier(n_estimators=20, random_state=0).fit(frame, target)
+    ours = evaluate.permutation_importance(model, frame, pd.Series(target), "classification", seed=0, repeats=30)
+    theirs = inspection.permutation_importance(model, frame, target, n_repeats=30, random_state=0)
+    np.testing.assert_allclose(ours.to_numpy(), theirs.importances_mean, atol=0.02)
+    assert set(ours.nlargest(2).index) == {"x0", "x1"}  # the informative features come first
+
+
+def test_permutation_importance_is_the_same_in_small_calls():
+    features, target = make_classification(n_samples=60, n_features=3, n_informative=2, n_redundant=0, random_state=1)
+    frame = pd.DataFrame(features, columns=["a", "b", "c"])
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(frame, target)
+    whole = evaluate.permutation_importance(model, frame, pd.Series(target), "classification", seed=3)
+    chunked = evaluate.permutation_importance(
+        model, frame, pd.Series(target), "classification", seed=3, rows_per_call=1
+    )
+    pd.testing.assert_series_equal(whole, chunked)

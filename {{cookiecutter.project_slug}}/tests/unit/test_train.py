@@ -14,7 +14,8 @@ def test_training_is_seeded_and_byte_identical(classification_csv, csv_params):
 
 def test_every_estimator_trains_for_its_task(classification_csv, csv_params):
     for model_type in train.ESTIMATORS["classification"]:
-        params = csv_params(classification_csv, "label", type=model_type, hyperparameters={})
+        small = {"random_forest": {"n_estimators": 5}, "hist_gradient_boosting": {"max_iter": 5}}
+        params = csv_params(classification_csv, "label", type=model_type, hyperparameters=small.get(model_type, {}))
         data.run(params)
         train.run(params)
         assert artifact.load_model().predict(data.load_split()[1][["x0", "x1", "x2", "x3", "x4"]]).shape == (24,)
