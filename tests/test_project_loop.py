@@ -141,5 +141,5 @@ def bring_your_own_csv(project: Path, task: str, sh) -> None:
     failed = sh("dvc", "repro", check=False)
     assert failed.returncode != 0
     column = lines[0].split(",")[1]
-    assert f"data/raw/data.csv: column '{column}' has 1 empty rows" in failed.stderr + failed.stdout
+    assert f"data/raw/data.csv: column '{column}' has 1 row empty" in failed.stderr + failed.stdout
     assert raw.read_bytes() == before

@@ -18,7 +18,7 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 from .config import DataParams, Params
-from .errors import DataError, MissingOutputError
+from .errors import DataError, MissingOutputError, rows
 
 PROCESSED_DIR = Path("data/processed")
 TRAIN_FILE = "train.csv"
@@ -108,18 +108,18 @@ def validate(frame: pd.DataFrame, params: Params, source: str) -> list[str]:
     for column in [*features, data.target]:
         nulls = int(frame[column].isna().sum())
         if nulls:
-            raise DataError(f"{source}: column {column!r} has {nulls} empty rows; fill or drop them")
+            raise DataError(f"{source}: column {column!r} has {rows(nulls)} empty; fill or drop them")
     for column in features:
         values = frame[column]
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             bad = int(pd.to_numeric(values, errors="coerce").isna().sum())
             raise DataError(
-                f"{source}: feature column {column!r} is not numeric ({bad} rows are not numbers); "
+                f"{source}: feature column {column!r} is not numeric ({rows(bad)} not a number); "
                 "encode it as numbers or leave it out of data.features"
             )
         infinite = int(np.isinf(values.to_numpy(dtype=float)).sum())
         if infinite:
-            raise DataError(f"{source}: feature column {column!r} has {infinite} infinite values")
+            raise DataError(f"{source}: feature column {column!r} has {rows(infinite)} infinite")
 
     target = frame[data.target]
     if params.task == "classification":
@@ -135,7 +135,7 @@ def _validate_labels(target: pd.Series, allowed: list[int | str], source: str) -
         unexpected = target[~target.isin(allowed)]
         if len(unexpected):
             raise DataError(
-                f"{source}: target column {target.name!r} has {len(unexpected)} rows with labels "
+                f"{source}: target column {target.name!r} has {rows(len(unexpected))} with labels "
                 f"{sorted(set(unexpected.tolist()), key=str)} outside data.labels {allowed}"
             )
     if len(present) < 2:
@@ -157,7 +157,7 @@ def _validate_target_range(target: pd.Series, bounds: tuple[float, float] | None
     outside = int(((target < low) | (target > high)).sum())
     if outside:
         raise DataError(
-            f"{source}: target column {target.name!r} has {outside} rows outside data.target_range [{low}, {high}]"
+            f"{source}: target column {target.name!r} has {rows(outside)} outside data.target_range [{low}, {high}]"
         )
 
 

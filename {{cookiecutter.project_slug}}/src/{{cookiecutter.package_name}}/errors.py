@@ -1,6 +1,11 @@
 """Errors that the command line reports as one clear line instead of a traceback."""
 
 
+def rows(count: int) -> str:
+    """'1 row', '3 rows': messages count the bad rows."""
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
 class ProjectError(Exception):
     """A problem the user can fix: the message names the value and how to fix it."""
 

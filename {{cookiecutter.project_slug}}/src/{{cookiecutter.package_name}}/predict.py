@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import artifact
 from .data import read_csv
-from .errors import DataError
+from .errors import DataError, rows
 
 
 def check_features(frame: pd.DataFrame, features: list[str], source: str) -> pd.DataFrame:
@@ -25,7 +25,7 @@ def check_features(frame: pd.DataFrame, features: list[str], source: str) -> pd.
         values = pd.to_numeric(selected[column], errors="coerce")
         bad = int((values.isna() | np.isinf(values)).sum())
         if bad:
-            raise DataError(f"{source}: column {column!r} has {bad} rows that are empty, not numbers, or infinite")
+            raise DataError(f"{source}: column {column!r} has {rows(bad)} empty, not a number, or infinite")
     return selected.apply(pd.to_numeric)
 
 

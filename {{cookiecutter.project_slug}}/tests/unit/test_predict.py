@@ -35,7 +35,7 @@ def test_bad_values_are_counted(trained, workdir):
     rows = pd.read_csv(trained).head(5).astype({"x0": object})
     rows.loc[[1, 2], "x0"] = "oops"
     rows.to_csv(workdir / "batch.csv", index=False)
-    with pytest.raises(DataError, match=r"column 'x0' has 2 rows that are empty, not numbers, or infinite"):
+    with pytest.raises(DataError, match=r"column 'x0' has 2 rows empty, not a number, or infinite"):
         predict.run(workdir / "batch.csv", workdir / "scored.csv")
 
 
