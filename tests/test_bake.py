@@ -37,22 +37,26 @@ def expected_files(package: str) -> set[str]:
         "__main__",
         "artifact",
         "cli",
+        "compare",
         "config",
         "data",
         "errors",
         "evaluate",
         "plots",
         "predict",
+        "report",
         "train",
     ]
     unit = [
         "conftest",
         "test_artifact",
         "test_cli",
+        "test_compare",
         "test_config",
         "test_data",
         "test_evaluate",
         "test_predict",
+        "test_report",
         "test_train",
     ]
     return {

@@ -43,6 +43,21 @@ def _predict(args: argparse.Namespace) -> None:
     print(f"predict: wrote {rows} rows to {args.output}")
 
 
+def _report(args: argparse.Namespace) -> None:
+    from . import report
+
+    verdict = report.write(args.base, args.head, args.output, latency=not args.no_latency)
+    print(f"report: wrote {args.output}; {verdict.summary()}")
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from .compare import Side, judge
+
+    verdict = judge(Side.load(args.base), Side.load(args.head))
+    print(f"gate: {verdict.summary()}")
+    return 0 if verdict.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="{{ cookiecutter.package_name }}",
@@ -68,14 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", type=Path, default=artifact.MODEL_PATH, help="default: %(default)s")
     predict.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
     predict.set_defaults(handler=_predict)
+
+    def comparison(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("--base", type=Path, required=True, help="project folder of main, with pipeline outputs")
+        command.add_argument("--head", type=Path, default=Path(), help="project folder of the change (default: here)")
+        command.set_defaults(handler=handler)
+        return command
+
+    report = comparison("report", _report, "Write the pull-request report comparing head with base (Markdown).")
+    report.add_argument("--output", type=Path, default=Path("reports/pr-report.md"), help="default: %(default)s")
+    report.add_argument("--no-latency", action="store_true", help="skip the single-row predict timing")
+    comparison("gate", _gate, "Fail (exit 1) when head is worse than base beyond a tolerance or breaks a bound.")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        status = args.handler(args)
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0

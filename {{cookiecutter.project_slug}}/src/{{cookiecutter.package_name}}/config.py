@@ -50,6 +50,8 @@ class DirectionCheck(_Strict):
 class QualityParams(_Strict):
     minimum: dict[str, float] = Field(default_factory=dict)
     maximum: dict[str, float] = Field(default_factory=dict)
+    # How much worse than the base model (main) a metric may get before the pull-request gate fails.
+    tolerance: dict[str, float] = Field(default_factory=dict)
     direction: DirectionCheck | None = None
 
 

@@ -1,0 +1,158 @@
+"""The pull-request report: one Markdown page comparing the head model with main's.
+
+Built from two folders of pipeline outputs (see :mod:`.compare`), so it can be produced and
+tested locally; CI only posts it. Charts are Mermaid, which GitHub renders itself: no image
+host is needed for them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .compare import Side, Verdict, changed_params, first_test_row, judge, predict_latency_ms, roc_on_grid
+
+TITLE = "Model report"
+GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
+
+
+def build(base: Side, head: Side, verdict: Verdict | None = None, latency: bool = True) -> str:
+    """The whole report as Markdown; the verdict comes first."""
+    verdict = verdict or judge(base, head)
+    mark = "✅" if verdict.passed else "❌"
+    sections = [
+        f"## {TITLE}: {mark} {verdict.summary()}",
+        f"Base: `main` ({_commit(base)}) · head: this pull request ({_commit(head)}); "
+        "both reproduced the same way, on the same machine.",
+        _metrics_table(verdict),
+        _params_section(base, head),
+        _data_section(base, head),
+        _charts(base, head),
+        _model_section(base, head, latency),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _commit(side: Side) -> str:
+    commit = side.metadata.get("git_commit")
+    return f"`{commit[:12]}`" if commit else "uncommitted"
+
+
+def _number(value: Any) -> str:
+    return "—" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _metrics_table(verdict: Verdict) -> str:
+    rows = ["| metric | base | head | change | | tolerance |", "| --- | ---: | ---: | ---: | --- | ---: |"]
+    arrows = {"better": "better", "worse": "**worse**", "same": "same", "new": "new", "removed": "removed"}
+    for change in verdict.changes:
+        delta = "—" if change.delta is None else f"{change.delta:+.4f}"
+        tolerance = "—" if change.tolerance is None else str(change.tolerance)
+        rows.append(
+            f"| {change.name} | {_number(change.base)} | {_number(change.head)} | {delta} "
+            f"| {arrows.get(change.direction, '')} | {tolerance} |"
+        )
+    return "### Metrics (test split)\n\n" + "\n".join(rows)
+
+
+def _params_section(base: Side, head: Side) -> str:
+    changes = changed_params(base.params, head.params)
+    if not changes:
+        return "### Params\n\nNo setting in `params.yaml` changed."
+    rows = ["| param | base | head |", "| --- | --- | --- |"]
+    rows += [f"| `{key}` | `{json.dumps(old)}` | `{json.dumps(new)}` |" for key, old, new in changes]
+    return "### Params changed\n\n" + "\n".join(rows)
+
+
+def _data_section(base: Side, head: Side) -> str:
+    same = base.schema.data_hash == head.schema.data_hash
+    status = "unchanged" if same else "**changed**"
+    rows = [
+        "| | base | head |",
+        "| --- | --- | --- |",
+        f"| source | {base.schema.data_source} | {head.schema.data_source} |",
+        f"| SHA-256 | `{base.schema.data_hash[:12]}` | `{head.schema.data_hash[:12]}` |",
+        f"| rows (train / test) | {base.schema.train_rows} / {base.schema.test_rows} "
+        f"| {head.schema.train_rows} / {head.schema.test_rows} |",
+    ]
+    return f"### Data: {status}\n\n" + "\n".join(rows)
+
+
+def _mermaid(title: str, x_axis: str, y_axis: str, series: list[tuple[str, list[float]]]) -> str:
+    lines = ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis {x_axis}", f"    y-axis {y_axis}"]
+    for kind, values in series:
+        lines.append(f"    {kind} [{', '.join(f'{v:.4f}' for v in values)}]")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def _charts(base: Side, head: Side) -> str:
+    names = [n for n in base.metrics if n in head.metrics]
+    parts = ["### Charts (first series: base, second: head)"]
+    bounded = [n for n in names if n != "rmse" and n != "mae"]
+    if bounded:
+        parts.append(
+            _mermaid(
+                "Metrics",
+                "[" + ", ".join(f'"{n}"' for n in bounded) + "]",
+                '"score" 0 --> 1',
+                [("bar", [base.metrics[n] for n in bounded]), ("bar", [head.metrics[n] for n in bounded])],
+            )
+        )
+    curves = {
+        "classification": ("roc.csv", "fpr", "tpr", "ROC curve", "true positive rate"),
+        "regression": ("predicted_vs_actual.csv", "actual", "predicted", "Predicted vs actual", "predicted"),
+    }
+    file, x, y, title, y_label = curves[head.schema.task]
+    tables = [side.root / "reports/plots" / file for side in (base, head)]
+    if all(path.is_file() for path in tables):
+        base_table, head_table = (pd.read_csv(path) for path in tables)
+        if head.schema.task == "classification":
+            grid, x_axis = GRID, "[" + ", ".join(f'"{g:.1f}"' for g in GRID) + "]"
+            y_range = f'"{y_label}" 0 --> 1'
+            series = [roc_on_grid(t, grid) for t in (base_table, head_table)]
+        else:  # mean prediction per decile of the actual value
+            series, x_axis = _by_decile(base_table, head_table, x, y)
+            y_range = f'"{y_label}"'
+        parts.append(_mermaid(title, x_axis, y_range, [("line", list(s)) for s in series]))
+    parts.append("PNG renderings of every plot are in the workflow run's artifacts (`reports/figures/`).")
+    return "\n\n".join(parts)
+
+
+def _by_decile(base: pd.DataFrame, head: pd.DataFrame, x: str, y: str) -> tuple[list[np.ndarray], str]:
+    edges = np.quantile(pd.concat([base[x], head[x]]), np.linspace(0, 1, 11))
+    centres = (edges[:-1] + edges[1:]) / 2
+    series = []
+    for table in (base, head):
+        bins = np.clip(np.searchsorted(edges, table[x], side="right") - 1, 0, 9)
+        means = table.groupby(bins)[y].mean().reindex(range(10))
+        series.append(means.interpolate(limit_direction="both").to_numpy())
+    return series, "[" + ", ".join(f'"{c:.0f}"' for c in centres) + "]"
+
+
+def _model_section(base: Side, head: Side, latency: bool) -> str:
+    sizes = [side.model_path.stat().st_size / 1024 for side in (base, head)]
+    rows = ["| | base | head |", "| --- | ---: | ---: |", f"| file size | {sizes[0]:,.0f} KiB | {sizes[1]:,.0f} KiB |"]
+    if latency:
+        timings = predict_latency_ms([base.load_model(), head.load_model()], first_test_row(head))
+        rows.append(f"| single-row predict (median of 50) | {timings[0]:.2f} ms | {timings[1]:.2f} ms |")
+    digest = head.metadata["model_sha256"]
+    return (
+        "### Model\n\n"
+        + "\n".join(rows)
+        + f"\n\nHead model SHA-256: `{digest}`; the merge must ship exactly this file."
+        + f"\n\n<!-- head-model-sha256: {digest} -->"
+    )
+
+
+def write(base_dir: Path, head_dir: Path, output: Path, latency: bool = True) -> Verdict:
+    """Build the report for two project folders and write it; return the verdict."""
+    base, head = Side.load(base_dir), Side.load(head_dir)
+    verdict = judge(base, head)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(build(base, head, verdict, latency), encoding="utf-8")
+    return verdict

@@ -1,0 +1,87 @@
+"""The report and the gate on two real pipeline runs: a worse and a better model than base."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }} import data, evaluate, report, train
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.config import load_params
+
+WEAK = {"n_estimators": 1, "max_depth": 1}
+STRONG = {"n_estimators": 30}
+
+
+def pipeline_run(folder: Path, csv: Path, hyperparameters: dict, monkeypatch) -> Path:
+    """Run data -> train -> evaluate in `folder` on `csv`, as `dvc repro` would there."""
+    folder.mkdir()
+    settings = {
+        "data": {"source": "csv", "path": str(csv), "target": "label"},
+        "model": {"type": "random_forest", "hyperparameters": hyperparameters},
+        "quality": {"tolerance": {"accuracy": 0.01, "roc_auc": 0.005}},
+    }
+    (folder / "params.yaml").write_text(yaml.safe_dump(settings))
+    monkeypatch.chdir(folder)
+    params = load_params()
+    data.run(params)
+    train.run(params)
+    evaluate.run(params)
+    return folder
+
+
+@pytest.fixture
+def runs(classification_csv, workdir, monkeypatch):
+    strong = pipeline_run(workdir / "strong", classification_csv, STRONG, monkeypatch)
+    weak = pipeline_run(workdir / "weak", classification_csv, WEAK, monkeypatch)
+    monkeypatch.chdir(workdir)
+    return strong, weak
+
+
+def test_a_worse_model_fails_with_the_reason_first(runs, workdir):
+    strong, weak = runs
+    verdict = report.write(strong, weak, workdir / "report.md", latency=False)
+    text = (workdir / "report.md").read_text()
+    assert not verdict.passed
+    first_line = text.splitlines()[0]
+    assert first_line.startswith("## Model report: ❌ fail: ")
+    assert "roc_auc is worse than main by" in first_line
+    assert "| `model.hyperparameters.n_estimators` | `30` | `1` |" in text
+    assert "| `model.hyperparameters.max_depth` | `null` | `1` |" in text
+    assert "### Data: unchanged" in text
+    assert text.count("```mermaid") == 2
+    assert "**worse**" in text
+
+
+def test_a_better_model_passes(runs, workdir):
+    strong, weak = runs
+    verdict = report.write(weak, strong, workdir / "report.md")
+    text = (workdir / "report.md").read_text()
+    assert verdict.passed
+    assert text.startswith("## Model report: ✅ pass")
+    assert "single-row predict (median of 50)" in text
+    digest = json.loads((strong / "models/metadata.json").read_text())["model_sha256"]
+    assert f"<!-- head-model-sha256: {digest} -->" in text
+
+
+def test_the_gate_command_exits_1_on_a_regression_and_prints_why(runs, capsys):
+    strong, weak = runs
+    assert main(["gate", "--base", str(strong), "--head", str(weak)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("gate: fail: ") and "roc_auc is worse than main by" in out
+    assert main(["gate", "--base", str(weak), "--head", str(strong)]) == 0
+
+
+def test_a_tampered_head_model_stops_the_report(runs, workdir, capsys):
+    strong, weak = runs
+    model = weak / "models/model.skops"
+    model.write_bytes(model.read_bytes() + b"\0")
+    assert main(["report", "--base", str(strong), "--head", str(weak), "--output", str(workdir / "r.md")]) == 2
+    assert "differs from" in capsys.readouterr().err
+
+
+def test_missing_outputs_say_where_to_run_the_pipeline(workdir, capsys):
+    (workdir / "empty").mkdir()
+    assert main(["gate", "--base", str(workdir / "empty"), "--head", str(workdir / "empty")]) == 2
+    assert "run `dvc repro` in" in capsys.readouterr().err
