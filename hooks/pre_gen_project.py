@@ -17,6 +17,7 @@ GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$"
 PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
 TASKS = ("classification", "regression")
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
+PR_COMMENTS = ("cml", "gh")
 # Remote type -> the URL scheme DVC expects, and an example to show.
 REMOTE_SCHEMES = {
     "s3": ("s3://", "s3://my-bucket/dvc-store"),
@@ -51,7 +52,13 @@ def problems(answers: dict[str, str]) -> list[str]:
         "my-org",
         "use a GitHub user or organisation name",
     )
-    for key, choices in (("python_version", PYTHON_VERSIONS), ("task", TASKS), ("license", LICENSES)):
+    choice_options = (
+        ("python_version", PYTHON_VERSIONS),
+        ("task", TASKS),
+        ("pr_comment", PR_COMMENTS),
+        ("license", LICENSES),
+    )
+    for key, choices in choice_options:
         check(answers[key] in choices, key, choices[0], f"choose one of {', '.join(choices)}")
     for key in ("project_name", "description", "author_name"):
         check(answers[key].strip() != "", key, "My Model", "it must not be empty")

