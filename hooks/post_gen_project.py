@@ -13,9 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Folders of alternatives: one file of each is moved into place, the folder removed.
-VARIANT_DIRS = {"_licenses": "license", "_task": "task"}
-
 
 def keep_variants(answers: dict[str, str], root: Path) -> None:
     """Move the chosen license to LICENSE and the task's files into place; drop the rest."""
