@@ -55,6 +55,7 @@ class Act:
             if not link.exists():
                 link.symlink_to(ACT_DIR / "bin" / "recorder.py")
         self.record = state / "calls.jsonl"
+        self.runs = 0
 
     def local_repositories(self, workflow: Path) -> list[str]:
         arguments = []
@@ -85,7 +86,10 @@ class Act:
         ]  # fmt: skip
         done = subprocess.run(command, cwd=self.project, capture_output=True, text=True, env=env, check=False)
         lines = self.record.read_text(encoding="utf-8").splitlines() if self.record.exists() else []
-        return ActRun(done.returncode, done.stdout + done.stderr, [json.loads(line) for line in lines[before:]])
+        log = done.stdout + done.stderr
+        self.runs += 1
+        (self.state / f"act-{self.runs}.log").write_text(log, encoding="utf-8")  # kept for a failing test's reader
+        return ActRun(done.returncode, log, [json.loads(line) for line in lines[before:]])
 
 
 def git(project: Path, *args: str) -> str:

@@ -78,7 +78,7 @@ def expected_files(package: str) -> set[str]:
         *(f"src/{package}/{name}.py" for name in modules),
         "tests/conftest.py",
         "tests/data/test_split.py",
-        *(f"tests/model/{name}.py" for name in ["conftest", "test_behaviour", "test_quality"]),
+        *(f"tests/model/{name}.py" for name in ["conftest", "test_against_main", "test_behaviour", "test_quality"]),
         *(f"tests/unit/{name}.py" for name in unit),
     }
 

@@ -17,9 +17,7 @@ from bakery import bake
 
 REPORT_JOB = "Reproduce main and this pull request, report, gate"
 COMMENT_JOB = "Post the report on the pull request"
-# The tests below run in order on one project (a pull request's successive pushes): keep
-# them on one xdist worker.
-pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("pr-workflow")]
+pytestmark = pytest.mark.workflow
 
 
 def set_forest(project: Path, settings: str, message: str) -> None:
@@ -30,24 +28,24 @@ def set_forest(project: Path, settings: str, message: str) -> None:
     git(project, "commit", "--quiet", "--all", "-m", message)
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> tuple[Path, Act]:
-    """A baked project whose main has a small forest, with an origin on GitHub, and its act harness."""
-    root = tmp_path_factory.mktemp("pr")
-    project = bake(root / "out", pr_comment="cml")
+def pull_request_project(root: Path, pr_comment: str) -> tuple[Path, Act]:
+    """A baked project with an origin on GitHub, on a new branch, and its act harness."""
+    project = bake(root / "out", pr_comment=pr_comment)
     git(project, "remote", "add", "origin", "https://github.com/acme/tumour-classifier.git")
-    set_forest(project, "    n_estimators: 5\n    max_depth: 2\n", "A small forest")
-    git(project, "checkout", "--quiet", "-b", "tune-forest")
     return project, Act(project, root / "act")
 
 
-def test_a_worse_model_fails_the_check_and_the_comment_says_why(project):
-    project, act = project
+def test_a_pull_requests_life(tmp_path):
+    # One test, because each step is the next push to the same pull request.
+    project, act = pull_request_project(tmp_path, "cml")
+    set_forest(project, "    n_estimators: 5\n    max_depth: 2\n", "A small forest")  # on main
+    git(project, "checkout", "--quiet", "-b", "tune-forest")
+
+    # A worse model: the check fails, and the new comment says why.
     set_forest(project, "    n_estimators: 1\n    max_depth: 1\n", "A stump")
     run = act.run("pr-report.yml", "pull_request", pull_request_event(project, 7, "opened"))
     assert run.returncode != 0
-    assert run.job_result(REPORT_JOB) == "failed"
-    assert run.job_result(COMMENT_JOB) == "succeeded"
+    assert (run.job_result(REPORT_JOB), run.job_result(COMMENT_JOB)) == ("failed", "succeeded")
     (call,) = run.calls
     assert call["tool"] == "cml" and call["action"] == "created" and call["pr"] == 7
     assert "--watermark-title=Model report" in call["args"]
@@ -56,43 +54,37 @@ def test_a_worse_model_fails_the_check_and_the_comment_says_why(project):
     assert "![roc](reports/figures/roc.png)" in call["body"]  # figures go through CML's publishing
     assert "gate: fail: " in run.log
 
-
-def test_a_better_model_passes_and_updates_the_same_comment(project):
-    project, act = project
+    # A better model, pushed to the same pull request: passes, and the same comment is updated.
     set_forest(project, "    n_estimators: 100\n", "A full forest")
     run = act.run("pr-report.yml", "pull_request", pull_request_event(project, 7, "synchronize"))
-    assert run.returncode == 0, run.log[-3000:]
+    assert run.returncode == 0, f"see {act.state}/act-{act.runs}.log"
     (call,) = run.calls
     assert call["action"] == "updated"
     assert call["body"].startswith("## Model report: ✅ pass")
     assert "| `model.hyperparameters.n_estimators` | `5` | `100` |" in call["body"]
 
-
-def test_a_rerun_with_unchanged_inputs_trains_nothing(project):
-    project, act = project
+    # The same inputs again: data and train come from DVC's run-cache, kept between runs.
+    # (evaluate runs again: DVC's run-cache skips stages with uncached outputs, here the
+    # metrics and plots kept in Git; it only scores the restored model.)
     run = act.run("pr-report.yml", "pull_request", pull_request_event(project, 7, "reopened"))
-    assert run.returncode == 0
-    assert "Running stage 'train'" not in run.log, "the DVC cache kept between runs should restore every stage"
+    assert run.returncode == 0, f"see {act.state}/act-{act.runs}.log"
+    for stage in ("data", "train"):
+        assert f"Running stage '{stage}'" not in run.log, f"{stage} ran again; see {act.state}/act-{act.runs}.log"
     assert run.calls[0]["action"] == "updated"
 
-
-def test_a_pull_request_from_a_fork_gets_no_comment_and_no_token(project):
-    project, act = project
+    # A pull request from a fork: the report is in the job summary; no comment, no token.
     event = pull_request_event(project, 8, "opened", head_repo="someone/tumour-classifier")
     run = act.run("pr-report.yml", "pull_request", event)
     assert run.returncode == 0
     assert run.job_result(COMMENT_JOB) == "skipped"
     assert run.calls == []
-    assert "## Model report: ✅ pass" in run.log  # the job summary still has the report
+    assert "## Model report: ✅ pass" in run.log
 
 
-@pytest.mark.xdist_group("pr-workflow-gh")
 def test_the_gh_variant_posts_the_same_report(tmp_path):
-    project = bake(tmp_path / "out", pr_comment="gh")
-    git(project, "remote", "add", "origin", "https://github.com/acme/tumour-classifier.git")
+    project, act = pull_request_project(tmp_path, "gh")
     git(project, "checkout", "--quiet", "-b", "stump")
     set_forest(project, "    n_estimators: 1\n    max_depth: 1\n", "A stump")
-    act = Act(project, tmp_path / "act")
     run = act.run("pr-report.yml", "pull_request", pull_request_event(project, 3, "opened"))
     assert run.returncode != 0
     (call,) = run.calls
