@@ -14,13 +14,15 @@ WEAK = {"n_estimators": 1, "max_depth": 1}
 STRONG = {"n_estimators": 30}
 
 
-def pipeline_run(folder: Path, csv: Path, hyperparameters: dict, monkeypatch) -> Path:
+def pipeline_run(folder: Path, csv: Path, hyperparameters: dict, monkeypatch, task: str = "classification") -> Path:
     """Run data -> train -> evaluate in `folder` on `csv`, as `dvc repro` would there."""
     folder.mkdir()
+    tolerance = {"accuracy": 0.01, "roc_auc": 0.005} if task == "classification" else {"rmse": 1.0}
     settings = {
-        "data": {"source": "csv", "path": str(csv), "target": "label"},
+        "task": task,
+        "data": {"source": "csv", "path": str(csv), "target": "label" if task == "classification" else "y"},
         "model": {"type": "random_forest", "hyperparameters": hyperparameters},
-        "quality": {"tolerance": {"accuracy": 0.01, "roc_auc": 0.005}},
+        "quality": {"tolerance": tolerance},
     }
     (folder / "params.yaml").write_text(yaml.safe_dump(settings))
     monkeypatch.chdir(folder)
@@ -85,3 +87,13 @@ def test_missing_outputs_say_where_to_run_the_pipeline(workdir, capsys):
     (workdir / "empty").mkdir()
     assert main(["gate", "--base", str(workdir / "empty"), "--head", str(workdir / "empty")]) == 2
     assert "run `dvc repro` in" in capsys.readouterr().err
+
+
+def test_a_regression_report_charts_predicted_against_actual(regression_csv, workdir, monkeypatch):
+    strong = pipeline_run(workdir / "strong", regression_csv, STRONG, monkeypatch, task="regression")
+    weak = pipeline_run(workdir / "weak", regression_csv, WEAK, monkeypatch, task="regression")
+    verdict = report.write(strong, weak, workdir / "report.md", latency=False)
+    text = (workdir / "report.md").read_text()
+    assert not verdict.passed and "rmse is worse than main by" in text.splitlines()[0]
+    assert 'title "Predicted vs actual"' in text
+    assert "| rmse |" in text and "| r2 |" in text
