@@ -1,16 +1,23 @@
-"""Finish the generated project: keep the chosen variants, then Git and DVC.
+"""Finish the generated project: keep the chosen variants, record its origin, then Git and DVC.
 
 Runs in the new project's folder. Pruning needs nothing; `git init`, `dvc init`, the DVC
 remote and the first commit need git and dvc and no network. When one of those steps cannot
 run, the project is still complete and the exact commands to finish by hand are printed.
+
+`.cruft.json` records the template, its commit and the answers, so `cruft check` and
+`cruft update` work whether the project was baked with plain cookiecutter or with cruft.
+cruft also renders the template into throwaway folders to compute an update; there only the
+pruning runs, since a Git repository or a DVC folder would end up in the update's diff.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -23,6 +30,91 @@ def keep_variants(answers: dict[str, str], root: Path) -> None:
     for path in task_files.iterdir():
         path.replace(root / path.name)
     shutil.rmtree(root / "_task")
+
+
+# Keys cookiecutter adds that describe this machine's bake, not the project; cruft omits them too.
+MACHINE_KEYS = ("_output_dir", "_repo_dir", "_checkout")
+
+
+def git_output(*args: str, cwd: Path) -> str | None:
+    if shutil.which("git") is None:
+        return None
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def is_remote(template: str) -> bool:
+    """True for a URL (``https://``, ``git@host:``) or an abbreviation (``gh:owner/repo``)."""
+    return re.match(r"^([\w+.-]+://|[\w.-]+@[\w.-]+:|[A-Za-z][\w-]+:)", template) is not None
+
+
+def template_origin(answers: dict, template_root: Path) -> tuple[str, str] | None:
+    """The template's clonable location and commit, or None when it is not a Git checkout.
+
+    cookiecutter clones a remote template into a folder of its own; that clone's ``origin``
+    is the expanded URL (an abbreviation like ``gh:owner/repo`` means nothing to git). A
+    local template is recorded by its absolute path, as cruft itself records one.
+    """
+    commit = git_output("rev-parse", "HEAD", cwd=template_root)
+    top = git_output("rev-parse", "--show-toplevel", cwd=template_root)
+    if commit is None or top is None or Path(top).resolve() != template_root.resolve():
+        return None
+    template = str(template_root)
+    if is_remote(answers.get("_template", "")):
+        template = git_output("remote", "get-url", "origin", cwd=template_root) or answers["_template"]
+    return template, commit
+
+
+def cruft_state(answers: dict, template: str, commit: str, option_order: list[str]) -> str:
+    """``.cruft.json`` byte for byte as ``cruft create`` writes it.
+
+    cruft keeps the options in ``cookiecutter.json``'s order, then the private keys, and
+    appends ``_template`` and ``_commit``; the hook receives the answers sorted, so the order
+    is rebuilt here. The same record whichever tool baked means no spurious diff later.
+    """
+    dropped = {*MACHINE_KEYS, "_template", "_commit"}
+    keys = [key for key in option_order if key in answers] + sorted(set(answers) - set(option_order))
+    context = {key: answers[key] for key in keys if key not in dropped}
+    context.update({"_template": template, "_commit": commit})
+    state = {
+        "template": template,
+        "commit": commit,
+        "checkout": answers.get("_checkout"),
+        "context": {"cookiecutter": context},
+        "directory": None,
+    }
+    return json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n"
+
+
+def rendered_for_a_cruft_diff(answers: dict, root: Path) -> bool:
+    """True inside ``cruft update``/``cruft diff``: a cruft render in a fresh temporary folder.
+
+    cruft renders each template version into ``<tempdir>/tmpXXXX/<project>`` and diffs them;
+    ``cruft create`` renders into the folder the user chose.
+    """
+    parent = root.resolve().parent
+    return (
+        "_commit" in answers
+        and parent.parent == Path(tempfile.gettempdir()).resolve()
+        and parent.name.startswith("tmp")
+    )
+
+
+def record_origin(answers: dict, root: Path, template_root: Path) -> None:
+    """Write ``.cruft.json`` so ``cruft check``/``cruft update`` can follow the template."""
+    if "_commit" in answers:  # `cruft create`: it writes the same record after this hook
+        origin = (answers["_template"], answers["_commit"])
+    else:
+        origin = template_origin(answers, template_root)
+    if origin is None:
+        print(
+            f"note: the template {answers.get('_template')!r} is not a Git checkout, so no .cruft.json was written; "
+            "bake from the template's Git URL to be able to take its updates with `cruft update`.",
+            file=sys.stderr,
+        )
+        return
+    option_order = list(json.loads((template_root / "cookiecutter.json").read_text(encoding="utf-8")))
+    (root / ".cruft.json").write_text(cruft_state(answers, *origin, option_order), encoding="utf-8")
 
 
 def setup_commands(answers: dict[str, str]) -> list[list[str]]:
@@ -65,8 +157,11 @@ def has_git_identity(root: Path) -> bool:
     return True
 
 
-def main(answers: dict[str, str], root: Path) -> int:
+def main(answers: dict[str, str], root: Path, template_root: Path) -> int:
     keep_variants(answers, root)
+    if rendered_for_a_cruft_diff(answers, root):
+        return 0
+    record_origin(answers, root, template_root)
     left = run_all(setup_commands(answers), root)
     if left is None:
         if has_git_identity(root):
@@ -85,4 +180,4 @@ def main(answers: dict[str, str], root: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(json.loads(r"""{{ cookiecutter | tojson }}"""), Path.cwd()))
+    sys.exit(main(json.loads(r"""{{ cookiecutter | tojson }}"""), Path.cwd(), Path(r"""{{ template_root() }}""")))

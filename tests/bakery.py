@@ -34,10 +34,10 @@ def remote_url(remote: str, tmp_path: Path) -> str:
     return load_hook("pre_gen_project").REMOTE_SCHEMES[remote][1] if remote != "none" else ""
 
 
-def bake(output_dir: Path, **answers: str) -> Path:
+def bake(output_dir: Path, template: Path = TEMPLATE, **answers: str) -> Path:
     """Bake the template with these answers (defaults for the rest); return the project folder."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir)))
+    return Path(cookiecutter(str(template), no_input=True, extra_context=answers, output_dir=str(output_dir)))
 
 
 def run(

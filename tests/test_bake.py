@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bakery import CHOICES, TOOLS_BIN, bake, remote_url, run
+from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, remote_url, run
 
 COMBINATIONS = [
     {
@@ -61,6 +61,7 @@ def expected_files(package: str) -> set[str]:
         "test_train",
     ]
     return {
+        ".cruft.json",
         ".dvc/.gitignore",
         ".dvc/config",
         ".dvcignore",
@@ -123,6 +124,17 @@ def test_every_structured_file_parses(baked):
             ast.parse(path.read_text(encoding="utf-8"), filename=name)
         elif path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_origin_is_recorded_for_cruft(baked):
+    answers, project = baked
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=TEMPLATE, capture_output=True, text=True, check=True)
+    assert (state["template"], state["commit"]) == (str(TEMPLATE), head.stdout.strip())
+    recorded = state["context"]["cookiecutter"]
+    assert {name: recorded[name] for name in answers} == answers
+    assert (recorded["_template"], recorded["_commit"]) == (state["template"], state["commit"])
+    assert not {"_output_dir", "_repo_dir", "_checkout"} & set(recorded), "machine-local keys stay out"
 
 
 def test_the_answers_land_where_they_belong(baked):

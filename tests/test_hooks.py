@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_the_documented_choices_match_the_hook():
     assert set(pre_gen.LICENSES) == set(CHOICES["license"])
     assert set(pre_gen.PR_COMMENTS) == set(CHOICES["pr_comment"])
     assert set(CHOICES["dvc_remote"]) == {"none", "local", *pre_gen.REMOTE_SCHEMES}
-    assert OPTIONS["_extensions"] == ["hooks.messages.QuietHookFailure"]
+    assert OPTIONS["_extensions"] == ["hooks.messages.QuietHookFailure", "hooks.location.TemplateRoot"]
 
 
 def path_without(*programs: str) -> str:
@@ -131,3 +132,39 @@ def test_without_a_git_identity_the_commit_commands_are_printed(tmp_path, monkey
 def test_shell_lines_quote_what_needs_quoting():
     line = post_gen.shell_line(["git", "commit", "-m", "two words"])
     assert line == 'git commit -m "two words"'
+
+
+@pytest.mark.parametrize(
+    ("template", "remote"),
+    [
+        ("gh:acme/cookiecutter-model-repo", True),
+        ("https://github.com/acme/cookiecutter-model-repo.git", True),
+        ("git@github.com:acme/cookiecutter-model-repo.git", True),
+        ("ssh://git@example.com/models/template.git", True),
+        ("../cookiecutter-model-repo", False),
+        ("/srv/templates/cookiecutter-model-repo", False),
+        ("cookiecutter-model-repo", False),
+    ],
+)
+def test_remote_templates_are_told_from_local_folders(template, remote):
+    assert post_gen.is_remote(template) is remote
+
+
+def test_only_a_cruft_render_in_a_fresh_temporary_folder_skips_git_and_dvc(tmp_path):
+    scratch = Path(tempfile.mkdtemp())  # what cruft update renders into
+    try:
+        inside = scratch / "tumour-classifier"
+        assert post_gen.rendered_for_a_cruft_diff({"_commit": "abc"}, inside)
+        assert not post_gen.rendered_for_a_cruft_diff({}, inside), "plain cookiecutter never skips"
+    finally:
+        scratch.rmdir()
+    assert not post_gen.rendered_for_a_cruft_diff({"_commit": "abc"}, tmp_path / "tumour-classifier")
+
+
+def test_a_template_that_is_not_a_git_checkout_gets_no_cruft_file(tmp_path, capfd):
+    copy = tmp_path / "template"
+    shutil.copytree(TEMPLATE, copy, ignore=shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".*_cache"))
+    project = bake(tmp_path / "out", template=copy)
+    assert not (project / ".cruft.json").exists()
+    assert "is not a Git checkout, so no .cruft.json was written" in capfd.readouterr().err
+    assert (project / ".git").is_dir(), "the rest of the setup still runs"
