@@ -54,6 +54,12 @@ def test_the_local_loop(tmp_path, answers, installer):
     sh("ruff", "check", ".")
     sh("ruff", "format", "--check", ".")
     sh("pre-commit", "run", "--all-files", "--show-diff-on-failure")
+    # A template update's leftover .rej file is refused until it is dealt with.
+    (project / "params.yaml.rej").write_text("@@ -1 +1 @@\n-a\n+b\n", encoding="utf-8")
+    sh("git", "add", "params.yaml.rej")
+    refused = sh("pre-commit", "run", "no-template-rejects", "--all-files", check=False)
+    assert refused.returncode != 0 and "params.yaml.rej" in refused.stdout
+    sh("git", "rm", "--quiet", "--force", "params.yaml.rej")
 
     # The model tests fail (never skip) before the pipeline has run, and say what to do.
     early = sh("pytest", "-q", "tests/model", check=False)

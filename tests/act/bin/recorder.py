@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Stand-in for `cml` and `gh` on PATH: records each call and keeps the pull request's comments.
+"""Stand-in for `cml` and `gh` on PATH: records each call and keeps pull requests and their comments.
 
 Installed as two links named cml and gh. Every call is appended to $ACT_RECORD (JSON lines:
 the tool, its arguments, the body it posted, whether it had a token); the comments of each
 pull request live in $ACT_RECORD.comments.json, so a sticky update can be told from a new
-comment the way GitHub would show them.
+comment the way GitHub would show them, and the pull requests that `gh pr create` opened
+live in $ACT_RECORD.pulls.json, so `gh pr list` and `gh pr edit` answer as GitHub would.
 """
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,9 +24,58 @@ def option(args: list[str], name: str) -> str | None:
     return None
 
 
+def pull_requests(args: list[str], record: Path) -> int:
+    """`gh pr list|create|edit` with the options the workflows use, against a recorded list."""
+    if not os.environ.get("GH_TOKEN"):
+        print("gh stand-in: no token in the environment", file=sys.stderr)
+        return 1
+    pulls_file = record.with_suffix(".pulls.json")
+    pulls = json.loads(pulls_file.read_text()) if pulls_file.exists() else []
+    command = args[1]
+    if command == "list":
+        if option(args, "--json") != "number" or option(args, "--jq") != ".[].number":
+            print(f"gh stand-in: unexpected list options {args}", file=sys.stderr)
+            return 2
+        head, base, state = option(args, "--head"), option(args, "--base"), option(args, "--state") or "open"
+        for pull in pulls:
+            if pull["head"] == head and (base is None or pull["base"] == base) and pull["state"] == state:
+                print(pull["number"])
+        return 0
+    body_file = option(args, "--body-file")
+    if command == "create":
+        head = option(args, "--head")
+        listed = ["git", "ls-remote", "--exit-code", "origin", f"refs/heads/{head}"]
+        pushed = subprocess.run(listed, capture_output=True, check=False)
+        if pushed.returncode != 0:  # GitHub opens a pull request only from a branch it has
+            print("pull request create failed: GraphQL: Head sha can't be blank (createPullRequest)", file=sys.stderr)
+            return 1
+        pull = {"number": len(pulls) + 1, "state": "open", "head": head, "base": option(args, "--base")}
+        pulls.append(pull)
+        action = "created"
+    elif command == "edit":
+        matches = [pull for pull in pulls if pull["number"] == int(args[2])]
+        if not matches:
+            print(f"GraphQL: Could not resolve to a PullRequest with the number of {args[2]}.", file=sys.stderr)
+            return 1
+        pull, action = matches[0], "edited"
+    else:
+        print(f"gh stand-in: unexpected call {args}", file=sys.stderr)
+        return 2
+    pull.update({"title": option(args, "--title"), "body": Path(body_file).read_text(encoding="utf-8")})
+    pulls_file.write_text(json.dumps(pulls))
+    with record.open("a", encoding="utf-8") as log:
+        log.write(json.dumps({"tool": "gh", "args": args, "pr": pull["number"], "action": action, **pull}) + "\n")
+    print(f"https://github.com/acme/project/pull/{pull['number']}")
+    return 0
+
+
 def main() -> int:
     tool, args = Path(sys.argv[0]).name, sys.argv[1:]
     record = Path(os.environ["ACT_RECORD"])
+    if tool == "gh" and args[:2] == ["auth", "setup-git"]:
+        return 0  # the real one makes git ask gh for github.com credentials; the test remote is a folder
+    if tool == "gh" and args[:1] == ["pr"] and args[1:2] in (["list"], ["create"], ["edit"]):
+        return pull_requests(args, record)
     comments_file = record.with_suffix(".comments.json")
     comments = json.loads(comments_file.read_text()) if comments_file.exists() else []
 

@@ -1,0 +1,234 @@
+"""Projects follow the template: `.cruft.json`, `cruft update`, and the scheduled update workflow.
+
+Each test works on a Git copy of this template (the files as they are now, committed as
+release v0.1.0), bakes a project from it, makes the changes a user makes, then changes the
+template and takes the update the way a project would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from actrunner import Act, git
+from bakery import TEMPLATE, TOOLS_BIN, bake, remote_url, run
+
+TASK_PARAMS = "{{cookiecutter.project_slug}}/_task/classification/params.yaml"
+CI_WORKFLOW = "{{cookiecutter.project_slug}}/.github/workflows/ci.yml"
+NEW_STEP = """
+      - name: Check the lock file is current
+        run: uv lock --check
+"""
+
+
+def template_copy(root: Path) -> Path:
+    """A Git repository holding the template's current files, committed and tagged v0.1.0."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    copy = root / "template"
+    for name in filter(None, listed.split("\0")):
+        source = TEMPLATE / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    git(copy, "init", "--quiet", "-b", "main")
+    commit_template(copy, "The template as it is", tag="v0.1.0")
+    return copy
+
+
+def commit_template(template: Path, message: str, tag: str | None = None) -> str:
+    git(template, "add", "--all")
+    git(template, "commit", "--quiet", "-m", message)
+    if tag:
+        git(template, "tag", tag)
+    return git(template, "rev-parse", "HEAD")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path} no longer has {old!r}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def change_the_template(template: Path, n_estimators: str | None = None) -> None:
+    """A new workflow step and a changed default; optionally a change to a line users tune."""
+    ci = template / CI_WORKFLOW
+    edit(ci, "      - name: Run pre-commit hooks\n", NEW_STEP.lstrip("\n") + "\n      - name: Run pre-commit hooks\n")
+    edit(template / TASK_PARAMS, "  test_size: 0.2 ", "  test_size: 0.25")
+    if n_estimators:
+        edit(template / TASK_PARAMS, "    n_estimators: 100", f"    n_estimators: {n_estimators}")
+
+
+def make_user_changes(project: Path, package: str = "tumour_classifier") -> None:
+    """A tuned parameter, a code change, a new test and DVC state, committed."""
+    edit(project / "params.yaml", "    n_estimators: 100", "    n_estimators: 200")
+    with (project / "src" / package / "train.py").open("a", encoding="utf-8") as code:
+        code.write("\n\n# Tuned on our own data: see the team's notes.\n")
+    (project / "tests" / "unit" / "test_ours.py").write_text("def test_ours():\n    assert 1 + 1 == 2\n")
+    (project / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", "Tune the forest, note the change, add a test")
+
+
+def cruft(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([str(TOOLS_BIN / "cruft"), *args], project, check=check)
+
+
+def update_script(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return run([str(TOOLS_BIN / "python"), ".github/scripts/template_update.py", *args], project)
+
+
+def test_cookiecutter_and_cruft_create_record_the_same_origin(tmp_path):
+    template = template_copy(tmp_path)
+    plain = bake(tmp_path / "plain", template=template)
+    cruft(tmp_path, "create", "--no-input", "--output-dir", str(tmp_path / "cruft"), str(template))
+    created = tmp_path / "cruft" / plain.name
+    assert (created / ".cruft.json").read_bytes() == (plain / ".cruft.json").read_bytes()
+    # The record is in the first commit, and cruft's own write after the hooks changes nothing.
+    for project in (plain, created):
+        assert git(project, "status", "--porcelain") == ""
+        assert ".cruft.json" in git(project, "show", "--name-only", "--format=", "HEAD").splitlines()
+        assert "up to date" in cruft(project, "check").stdout
+        # cruft's own render of the template at that commit is exactly the project: no Git or
+        # DVC files leak into it, and the variants were pruned the same way.
+        cruft(project, "diff", "--exit-code")
+
+
+def test_cruft_update_brings_the_template_in_and_keeps_the_users_work(tmp_path):
+    template = template_copy(tmp_path)
+    storage = remote_url("local", tmp_path)
+    project = bake(tmp_path / "out", template=template, dvc_remote="local", dvc_remote_url=storage)
+    make_user_changes(project)
+    dvc_config = (project / ".dvc" / "config").read_bytes()
+    baked_answers = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+
+    change_the_template(template)
+    new_commit = commit_template(template, "A lock check in CI; a larger test split", tag="v0.2.0")
+    assert cruft(project, "check", check=False).returncode != 0, "cruft check sees the new template"
+
+    cruft(project, "update", "--skip-apply-ask")
+    assert NEW_STEP in (project / ".github/workflows/ci.yml").read_text()
+    params = (project / "params.yaml").read_text()
+    assert "  test_size: 0.25" in params and "    n_estimators: 200" in params
+    assert "# Tuned on our own data" in (project / "src/tumour_classifier/train.py").read_text()
+    assert (project / "tests/unit/test_ours.py").is_file()
+    assert (project / "dvc.lock").read_text() == "schema: '2.0'\nstages: {}\n"
+    assert (project / ".dvc" / "config").read_bytes() == dvc_config
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["commit"] == new_commit
+    kept = {key: value for key, value in state["context"]["cookiecutter"].items() if key != "_commit"}
+    assert kept == {key: value for key, value in baked_answers.items() if key != "_commit"}
+    assert not list(project.rglob("*.rej")) and git(project, "diff", "--name-only", "--diff-filter=U") == ""
+    git(project, "commit", "--quiet", "--all", "-m", "Take the template's v0.2.0")
+    assert "up to date" in cruft(project, "check").stdout
+
+
+def test_a_conflicting_change_is_set_aside_as_a_listed_rej_file(tmp_path):
+    template = template_copy(tmp_path)
+    project = bake(tmp_path / "out", template=template)
+    make_user_changes(project)
+    change_the_template(template, n_estimators="300")  # the line the user tuned
+    commit_template(template, "More trees by default", tag="v0.2.0")
+    with (template / "{{cookiecutter.project_slug}}/data/raw/README.md").open("a", encoding="utf-8") as readme:
+        readme.write("\nUnreleased work.\n")
+    commit_template(template, "Work after the release")  # not a release: not proposed
+
+    assert update_script(project, "target").stdout.splitlines()[-1] == "ref=v0.2.0"
+    body = tmp_path / "body.md"
+    done = update_script(project, "apply", "--checkout", "v0.2.0", "--body", str(body))
+    assert "params.yaml.rej" in done.stdout
+    params = (project / "params.yaml").read_text()
+    assert "    n_estimators: 200" in params, "the user's value is kept"
+    assert "  test_size: 0.25" in params, "the template's change beside it still applies"
+    assert "<<<<<<<" not in params and git(project, "diff", "--name-only", "--diff-filter=U") == ""
+    rejected = (project / "params.yaml.rej").read_text()
+    assert "-    n_estimators: 100\n+    n_estimators: 300" in rejected
+    text = body.read_text()
+    assert "#### `params.yaml.rej`" in text and "+    n_estimators: 300" in text
+    assert "Unreleased work" not in (project / "data/raw/README.md").read_text()
+
+
+def test_the_update_script_names_a_bad_ref_and_a_missing_template(tmp_path):
+    template = template_copy(tmp_path)
+    project = bake(tmp_path / "out", template=template)
+    script = [str(TOOLS_BIN / "python"), ".github/scripts/template_update.py"]
+    for ref in ("--upload-pack=evil", "v1; rm -rf ~"):  # the workflow passes a dispatch input as --ref=VALUE
+        bad_ref = run([*script, "target", f"--ref={ref}"], project, check=False)
+        assert bad_ref.returncode == 2 and f"error: ref {ref!r} is not a tag" in bad_ref.stderr
+    shutil.rmtree(template)
+    gone = run([*script, "target"], project, check=False)
+    assert gone.returncode == 2 and "is a local folder that is not here" in gone.stderr
+
+
+UPDATE_JOB = "Propose the template's changes"
+
+
+@pytest.mark.workflow
+def test_the_update_workflow_opens_one_pull_request_and_then_nothing(tmp_path):
+    template = template_copy(tmp_path)
+    project = bake(tmp_path / "out", template=template)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    git(project, "remote", "add", "origin", str(origin))
+    make_user_changes(project)
+    git(project, "push", "--quiet", "origin", "main")
+    main_on_origin = git(project, "rev-parse", "main")
+
+    change_the_template(template, n_estimators="300")
+    release = commit_template(template, "A lock check in CI; more trees by default", tag="v0.2.0")
+
+    act = Act(project, tmp_path / "act")
+    event = {"schedule": "37 4 * * 1", "repository": {"full_name": "acme/tumour-classifier", "default_branch": "main"}}
+    first = act.run("template-update.yml", "schedule", event)
+    assert first.returncode == 0, f"see {act.state}/act-{act.runs}.log"
+    (call,) = first.calls
+    assert (call["action"], call["head"], call["base"]) == ("created", "template-update", "main")
+    assert call["title"] == "Update from the template (v0.2.0)"
+    assert "#### `params.yaml.rej`" in call["body"] and "+    n_estimators: 300" in call["body"]
+
+    # The proposal is a branch on origin; main is untouched.
+    assert git(project, "ls-remote", "origin", "refs/heads/main").split()[0] == main_on_origin
+    proposed = git(project, "ls-remote", "origin", "refs/heads/template-update").split()[0]
+    git(project, "fetch", "--quiet", "origin", "template-update")
+
+    def proposed_file(name: str) -> str:
+        return git(project, "show", f"{proposed}:{name}")
+
+    assert NEW_STEP.strip() in proposed_file(".github/workflows/ci.yml")
+    assert "    n_estimators: 200" in proposed_file("params.yaml")
+    assert "+    n_estimators: 300" in proposed_file("params.yaml.rej")
+    assert json.loads(proposed_file(".cruft.json"))["commit"] == release
+    assert git(project, "log", "--format=%an", "-1", proposed) == "github-actions[bot]"
+
+    # No new template change: the second run proposes nothing.
+    second = act.run("template-update.yml", "schedule", event)
+    assert second.returncode == 0, f"see {act.state}/act-{act.runs}.log"
+    assert second.calls == []
+    assert git(project, "ls-remote", "origin", "refs/heads/template-update").split()[0] == proposed
+    assert re.search(r"already holds exactly these changes", second.log)
+
+    # A newer release while the pull request is open: the same pull request is refreshed.
+    edit(template / "{{cookiecutter.project_slug}}/data/raw/README.md", "\n", "\nPut your CSV here.\n")
+    newer = commit_template(template, "Say where the CSV goes", tag="v0.3.0")
+    third = act.run("template-update.yml", "schedule", event)
+    assert third.returncode == 0, f"see {act.state}/act-{act.runs}.log"
+    (call,) = third.calls
+    assert (call["action"], call["pr"], call["title"]) == ("edited", 1, "Update from the template (v0.3.0)")
+    refreshed = git(project, "ls-remote", "origin", "refs/heads/template-update").split()[0]
+    git(project, "fetch", "--quiet", "origin", "template-update")
+    assert json.loads(git(project, "show", f"{refreshed}:.cruft.json"))["commit"] == newer
+    assert "Put your CSV here." in git(project, "show", f"{refreshed}:data/raw/README.md")
+
+
+def test_projects_pin_the_cruft_the_template_is_tested_with():
+    tested = re.search(r'"(cruft==[\d.]+)"', (TEMPLATE / "pyproject.toml").read_text()).group(1)
+    project = TEMPLATE / "{{cookiecutter.project_slug}}"
+    assert f'template = ["{tested}"]' in (project / "pyproject.toml").read_text()
+    assert f"uv tool install {tested} " in (project / "README.md").read_text()
