@@ -58,6 +58,36 @@ def _gate(args: argparse.Namespace) -> int:
     return 0 if verdict.passed else 1
 
 
+def _card(args: argparse.Namespace) -> None:
+    from . import model_card
+
+    model_card.write(args.output, load_params(args.params), args.version, args.pull_request, args.image)
+    print(f"card: wrote {args.output}")
+
+
+def _reviewed(args: argparse.Namespace) -> None:
+    from . import review
+
+    found = review.check(args.commit)
+    print(f"reviewed: {found.note}", file=sys.stderr)
+    print(f"pull-request={found.pull_request or ''}")  # KEY=VALUE lines, for $GITHUB_OUTPUT
+    print(f"reviewed-sha256={found.reviewed_sha256 or ''}")
+
+
+def _smoke_cases(args: argparse.Namespace) -> None:
+    from . import smoke
+
+    recorded = smoke.cases(args.rows, args.output)
+    print(f"smoke-cases: wrote {len(recorded['rows'])} rows and their offline predictions to {args.output}")
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    from . import smoke
+
+    timeout = [] if args.timeout is None else ["--timeout", str(args.timeout)]
+    return smoke.main([args.url, "--cases", str(args.cases), *timeout])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="{{ cookiecutter.package_name }}",
@@ -95,6 +125,30 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--output", type=Path, default=Path("reports/pr-report.md"), help="default: %(default)s")
     report.add_argument("--no-latency", action="store_true", help="skip the single-row predict timing")
     comparison("gate", _gate, "Fail (exit 1) when head is worse than base beyond a tolerance or breaks a bound.")
+
+    card = stage("card", _card, "Write the model card: facts from the pipeline outputs, notes from MODEL_CARD.md.")
+    card.add_argument("--version", required=True, help="the release's model version, e.g. v1.4.0")
+    card.add_argument("--pull-request", help="where the model was reviewed, e.g. #42 or its URL")
+    card.add_argument("--image", help="the container image that serves it, e.g. ghcr.io/owner/repo@sha256:...")
+    card.add_argument("--output", type=Path, default=Path("reports/model-card.md"), help="default: %(default)s")
+
+    reviewed = commands.add_parser(
+        "reviewed", help="Exit 2 unless a merged commit's model is the one its pull request's report showed."
+    )
+    reviewed.add_argument("commit", help="the commit on main, e.g. $GITHUB_SHA")
+    reviewed.set_defaults(handler=_reviewed)
+
+    from .smoke import CASES_PATH, ROWS  # standard library only: --help stays instant
+
+    cases = commands.add_parser("smoke-cases", help="Record test rows and the model's offline predictions for them.")
+    cases.add_argument("--rows", type=int, default=ROWS, help="default: %(default)s")
+    cases.add_argument("--output", type=Path, default=CASES_PATH, help="default: %(default)s")
+    cases.set_defaults(handler=_smoke_cases)
+    smoke = commands.add_parser("smoke", help="Check a deployed service answers the recorded rows as offline.")
+    smoke.add_argument("url", help="the service's base URL, e.g. http://127.0.0.1:8000")
+    smoke.add_argument("--cases", type=Path, default=CASES_PATH, help="default: %(default)s")
+    smoke.add_argument("--timeout", type=float, help="seconds to wait for /ready (default: $SMOKE_TIMEOUT or 120)")
+    smoke.set_defaults(handler=_smoke)
     return parser
 
 

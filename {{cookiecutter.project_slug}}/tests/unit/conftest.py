@@ -48,3 +48,15 @@ def csv_params():
         )
 
     return make
+
+
+@pytest.fixture
+def trained_outputs(classification_csv, csv_params, workdir) -> Params:
+    """data -> train -> evaluate on a small classification CSV, in the working folder; their params."""
+    from {{ cookiecutter.package_name }} import data, evaluate, train
+
+    params = csv_params(classification_csv, "label")
+    data.run(params)
+    train.run(params)
+    evaluate.run(params)
+    return params

@@ -1,0 +1,92 @@
+"""The smoke test against a stand-in service that answers like the real one, right or wrong."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from {{ cookiecutter.package_name }} import smoke
+
+
+class Service:
+    """A local HTTP server with /ready, /metadata and /predict answers set by each test."""
+
+    def __init__(self, sha256: str, predictions: list[dict], ready: int = 200):
+        self.sha256, self.predictions, self.ready = sha256, predictions, ready
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+            def answer(self, status: int, body: dict) -> None:
+                content = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def do_GET(self):
+                if self.path == "/ready":
+                    self.answer(service.ready, {"ready": service.ready == 200, "detail": "model refused"})
+                else:
+                    self.answer(200, {"model_sha256": service.sha256})
+
+            def do_POST(self):
+                rows = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["rows"]
+                self.answer(200, {"model_version": "x", "predictions": service.predictions[: len(rows)]})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def recorded(trained_outputs, workdir):
+    return smoke.cases(rows=5, output=workdir / "cases.json")
+
+
+@pytest.fixture
+def service(recorded):
+    served = Service(recorded["model_sha256"], [dict(p) for p in recorded["predictions"]])
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+
+
+def test_the_cases_are_test_rows_with_the_verified_models_predictions(recorded, workdir):
+    metadata = json.loads((workdir / "models/metadata.json").read_text())
+    assert recorded["model_sha256"] == metadata["model_sha256"]
+    assert len(recorded["rows"]) == len(recorded["predictions"]) == 5
+    assert set(recorded["rows"][0]) == set(metadata["features"])
+    assert {"prediction", "probability_0", "probability_1"} <= set(recorded["predictions"][0])
+
+
+def test_a_service_that_answers_as_offline_passes(service, workdir):
+    assert "5 rows answered as offline" in smoke.check(service.url, workdir / "cases.json", timeout=5)
+
+
+def test_a_difference_beyond_the_tolerance_fails_and_names_the_row(service, workdir):
+    service.predictions[2]["probability_1"] += 10 * smoke.TOLERANCE
+    with pytest.raises(smoke.SmokeError, match="row 2 probability_1"):
+        smoke.check(service.url, workdir / "cases.json", timeout=5)
+
+
+def test_another_model_fails(service, workdir):
+    service.sha256 = "0" * 64
+    with pytest.raises(smoke.SmokeError, match="serves model 0000"):
+        smoke.check(service.url, workdir / "cases.json", timeout=5)
+
+
+def test_a_service_that_never_gets_ready_fails_with_its_reason(service, workdir):
+    service.ready = 503
+    with pytest.raises(smoke.SmokeError, match=r"did not answer 200 within 2 s; last answer: 503 .*model refused"):
+        smoke.check(service.url, workdir / "cases.json", timeout=2)
+
+
+def test_the_command_exits_1_and_says_why(service, workdir, capsys):
+    service.sha256 = "0" * 64
+    assert smoke.main([service.url, "--cases", str(workdir / "cases.json"), "--timeout", "5"]) == 1
+    assert "smoke: failed: the service serves model 0000" in capsys.readouterr().err
