@@ -22,7 +22,7 @@ from pathlib import Path
 
 
 def keep_variants(answers: dict[str, str], root: Path) -> None:
-    """Move the chosen license to LICENSE and the task's files into place; drop the rest."""
+    """Move the chosen license to LICENSE and the task's files into place; drop the unused variants."""
     licenses = root / "_licenses"
     (licenses / answers["license"]).replace(root / "LICENSE")
     shutil.rmtree(licenses)
@@ -30,6 +30,8 @@ def keep_variants(answers: dict[str, str], root: Path) -> None:
     for path in task_files.iterdir():
         path.replace(root / path.name)
     shutil.rmtree(root / "_task")
+    if answers["deploy_target"] != "kubernetes":
+        shutil.rmtree(root / "k8s")  # the manifests only serve the kubernetes target
 
 
 # Keys cookiecutter adds that describe this machine's bake, not the project; cruft omits them too.

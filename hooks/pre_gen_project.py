@@ -18,6 +18,7 @@ PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
 TASKS = ("classification", "regression")
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
 PR_COMMENTS = ("cml", "gh")
+DEPLOY_TARGETS = ("ghcr", "cloud-run", "kubernetes", "none")
 # Remote type -> the URL scheme DVC expects, and an example to show.
 REMOTE_SCHEMES = {
     "s3": ("s3://", "s3://my-bucket/dvc-store"),
@@ -56,6 +57,7 @@ def problems(answers: dict[str, str]) -> list[str]:
         ("python_version", PYTHON_VERSIONS),
         ("task", TASKS),
         ("pr_comment", PR_COMMENTS),
+        ("deploy_target", DEPLOY_TARGETS),
         ("license", LICENSES),
     )
     for key, choices in choice_options:

@@ -62,7 +62,7 @@ def test_a_bad_answer_stops_before_any_file_is_written(tmp_path, answers, named)
     assert "Traceback" not in done.stderr + done.stdout
 
 
-@pytest.mark.parametrize("option", ["python_version", "task", "dvc_remote", "pr_comment", "license"])
+@pytest.mark.parametrize("option", ["python_version", "task", "dvc_remote", "pr_comment", "deploy_target", "license"])
 def test_a_value_outside_the_choices_is_refused_with_the_choices(tmp_path, option):
     # cookiecutter itself checks choice overrides before any hook runs; the hook checks too,
     # for answers that arrive another way (a replay file, an edited .cruft.json).
@@ -87,6 +87,7 @@ def test_the_documented_choices_match_the_hook():
     assert set(pre_gen.TASKS) == set(CHOICES["task"])
     assert set(pre_gen.LICENSES) == set(CHOICES["license"])
     assert set(pre_gen.PR_COMMENTS) == set(CHOICES["pr_comment"])
+    assert set(pre_gen.DEPLOY_TARGETS) == set(CHOICES["deploy_target"])
     assert set(CHOICES["dvc_remote"]) == {"none", "local", *pre_gen.REMOTE_SCHEMES}
     assert OPTIONS["_extensions"] == ["hooks.messages.QuietHookFailure", "hooks.location.TemplateRoot"]
 
