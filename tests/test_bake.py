@@ -1,7 +1,8 @@
 """Bake the option matrix from cookiecutter.json: exact file tree, nothing left unrendered, every file parses.
 
 task and dvc_remote shape the pipeline and its storage, so they are multiplied; python_version,
-license and pr_comment only fill in values or swap one step, so they rotate through the combinations.
+license, pr_comment and deploy_target fill in values or swap steps and files, so they rotate
+through the combinations.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ COMBINATIONS = [
         "python_version": CHOICES["python_version"][i % len(CHOICES["python_version"])],
         "license": CHOICES["license"][i % len(CHOICES["license"])],
         "pr_comment": CHOICES["pr_comment"][i % len(CHOICES["pr_comment"])],
+        "deploy_target": CHOICES["deploy_target"][i % len(CHOICES["deploy_target"])],
     }
     for i, (task, remote) in enumerate(itertools.product(CHOICES["task"], CHOICES["dvc_remote"]))
 ]
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
 
 
-def expected_files(package: str) -> set[str]:
+def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
     modules = [
         "__init__",
         "__main__",
@@ -43,9 +45,12 @@ def expected_files(package: str) -> set[str]:
         "data",
         "errors",
         "evaluate",
+        "model_card",
         "plots",
         "predict",
         "report",
+        "review",
+        "smoke",
         "train",
     ]
     unit = [
@@ -56,23 +61,28 @@ def expected_files(package: str) -> set[str]:
         "test_config",
         "test_data",
         "test_evaluate",
+        "test_model_card",
         "test_predict",
         "test_report",
         "test_train",
     ]
     return {
         ".cruft.json",
+        ".dockerignore",
         ".dvc/.gitignore",
         ".dvc/config",
         ".dvcignore",
         ".github/dependabot.yml",
         ".github/workflows/ci.yml",
         ".github/scripts/template_update.py",
+        ".github/workflows/deploy.yml",
         ".github/workflows/pr-report.yml",
         ".github/workflows/template-update.yml",
         ".gitignore",
         ".pre-commit-config.yaml",
+        "Dockerfile",
         "LICENSE",
+        "MODEL_CARD.md",
         "README.md",
         "data/raw/README.md",
         "dvc.yaml",
@@ -83,6 +93,7 @@ def expected_files(package: str) -> set[str]:
         "tests/data/test_split.py",
         *(f"tests/model/{name}.py" for name in ["conftest", "test_against_main", "test_behaviour", "test_quality"]),
         *(f"tests/unit/{name}.py" for name in unit),
+        *(f"k8s/{name}.yaml" for name in ["deployment", "service", "hpa"] if deploy_target == "kubernetes"),
     }
 
 
@@ -103,8 +114,8 @@ def baked(request, tmp_path_factory) -> tuple[dict, Path]:
 
 
 def test_the_file_tree_is_exact(baked):
-    _, project = baked
-    assert files_in(project) == expected_files("tumour_classifier")
+    answers, project = baked
+    assert files_in(project) == expected_files("tumour_classifier", answers["deploy_target"])
 
 
 def test_nothing_is_left_unrendered(baked):
@@ -196,3 +207,33 @@ def test_the_generated_code_passes_its_linters_whatever_the_package_name(tmp_pat
     project = bake(tmp_path, package_name=package_name)
     run([str(TOOLS_BIN / "ruff"), "check", "."], project)
     run([str(TOOLS_BIN / "ruff"), "format", "--check", "."], project)
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile(baked):
+    _, project = baked
+    done = run([str(TOOLS_BIN / "hadolint"), "--no-color", "Dockerfile"], project, check=False)
+    assert done.returncode == 0 and done.stdout == "", done.stdout
+
+
+def test_the_image_runs_the_serve_command_as_an_unprivileged_user(baked):
+    answers, project = baked
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+    final_stage = dockerfile.rsplit("\nFROM ", 1)[1]
+    assert f"FROM python:{answers['python_version']}-slim@sha256:" in dockerfile
+    assert re.search(r"^FROM python:[\d.]+-slim@sha256:[0-9a-f]{64}$", "FROM " + final_stage.splitlines()[0])
+    assert "\nUSER 10001\n" in final_stage and "\nHEALTHCHECK " in final_stage
+    assert final_stage.rstrip().endswith('CMD ["tumour_classifier", "serve", "--host", "0.0.0.0", "--port", "8000"]')
+
+
+def test_the_kubernetes_manifests_probe_the_service(baked):
+    answers, project = baked
+    if answers["deploy_target"] != "kubernetes":
+        assert not (project / "k8s").exists()
+        return
+    deployment = yaml.safe_load((project / "k8s/deployment.yaml").read_text(encoding="utf-8"))
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["ports"][0]["containerPort"] == 8000
+    hpa = yaml.safe_load((project / "k8s/hpa.yaml").read_text(encoding="utf-8"))
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]

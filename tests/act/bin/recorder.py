@@ -5,11 +5,15 @@ Installed as two links named cml and gh. Every call is appended to $ACT_RECORD (
 the tool, its arguments, the body it posted, whether it had a token); the comments of each
 pull request live in $ACT_RECORD.comments.json, so a sticky update can be told from a new
 comment the way GitHub would show them, and the pull requests that `gh pr create` opened
-live in $ACT_RECORD.pulls.json, so `gh pr list` and `gh pr edit` answer as GitHub would.
+(or a test seeded, merged ones included) live in $ACT_RECORD.pulls.json, so `gh pr list`,
+`gh pr view` and `gh pr edit` answer as GitHub would. `gh release create` keeps each
+release's notes and files in $ACT_RECORD.releases/<tag>/, where `gh release download` finds them.
 """
 
+import fnmatch
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +36,22 @@ def pull_requests(args: list[str], record: Path) -> int:
     pulls_file = record.with_suffix(".pulls.json")
     pulls = json.loads(pulls_file.read_text()) if pulls_file.exists() else []
     command = args[1]
+    if command == "list" and option(args, "--search"):  # the pull request a commit was merged from
+        commit, fields = option(args, "--search"), option(args, "--json")
+        if option(args, "--state") != "merged" or fields is None:
+            print(f"gh stand-in: unexpected list options {args}", file=sys.stderr)
+            return 2
+        found = [pull for pull in pulls if pull["state"] == "merged" and pull.get("merge_commit") == commit]
+        print(json.dumps([{field: pull[field] for field in fields.split(",")} for pull in found]))
+        return 0
+    if command == "view":
+        if option(args, "--json") != "comments":
+            print(f"gh stand-in: unexpected view options {args}", file=sys.stderr)
+            return 2
+        comments_file = record.with_suffix(".comments.json")
+        comments = json.loads(comments_file.read_text()) if comments_file.exists() else []
+        print(json.dumps({"comments": [{"body": c["body"]} for c in comments if c["pr"] == int(args[2])]}))
+        return 0
     if command == "list":
         if option(args, "--json") != "number" or option(args, "--jq") != ".[].number":
             print(f"gh stand-in: unexpected list options {args}", file=sys.stderr)
@@ -69,13 +89,58 @@ def pull_requests(args: list[str], record: Path) -> int:
     return 0
 
 
+def releases(args: list[str], record: Path) -> int:
+    """`gh release create TAG --verify-tag --title T --notes-file F FILE...` and `gh release download`."""
+    if not os.environ.get("GH_TOKEN"):
+        print("gh stand-in: no token in the environment", file=sys.stderr)
+        return 1
+    store, tag = record.with_suffix(".releases"), args[2]
+    folder = store / tag
+    if args[1] == "create":
+        tag_ref = ["git", "ls-remote", "--exit-code", "origin", f"refs/tags/{tag}"]
+        pushed = subprocess.run(tag_ref, capture_output=True, check=False)
+        if "--verify-tag" in args and pushed.returncode != 0:
+            print(f"tag {tag} doesn't exist in the repo, aborting due to --verify-tag flag", file=sys.stderr)
+            return 1
+        if folder.exists():
+            print(f"HTTP 422: Validation Failed (tag_name {tag} already_exists)", file=sys.stderr)
+            return 1
+        valued = {"--title", "--notes-file"}
+        files = [a for i, a in enumerate(args[3:], 3) if not a.startswith("--") and args[i - 1] not in valued]
+        (folder / "assets").mkdir(parents=True)
+        for name in files:
+            shutil.copy(name, folder / "assets" / Path(name).name)
+        notes = Path(option(args, "--notes-file")).read_text(encoding="utf-8")
+        release = {"tag": tag, "title": option(args, "--title"), "notes": notes, "assets": sorted(map(str, files))}
+        (folder / "release.json").write_text(json.dumps(release))
+        with record.open("a", encoding="utf-8") as log:
+            log.write(json.dumps({"tool": "gh", "args": args, "action": "release", **release}) + "\n")
+        print(f"https://github.com/acme/project/releases/tag/{tag}")
+        return 0
+    if args[1] == "download":
+        if not folder.exists():
+            print("release not found", file=sys.stderr)
+            return 1
+        target = Path(option(args, "--dir") or ".")
+        target.mkdir(parents=True, exist_ok=True)
+        patterns = [args[i + 1] for i, a in enumerate(args) if a == "--pattern"] or ["*"]
+        for asset in (folder / "assets").iterdir():
+            if any(fnmatch.fnmatch(asset.name, pattern) for pattern in patterns):
+                shutil.copy(asset, target / asset.name)
+        return 0
+    print(f"gh stand-in: unexpected call {args}", file=sys.stderr)
+    return 2
+
+
 def main() -> int:
     tool, args = Path(sys.argv[0]).name, sys.argv[1:]
     record = Path(os.environ["ACT_RECORD"])
     if tool == "gh" and args[:2] == ["auth", "setup-git"]:
         return 0  # the real one makes git ask gh for github.com credentials; the test remote is a folder
-    if tool == "gh" and args[:1] == ["pr"] and args[1:2] in (["list"], ["create"], ["edit"]):
+    if tool == "gh" and args[:1] == ["pr"] and args[1:2] in (["list"], ["create"], ["edit"], ["view"]):
         return pull_requests(args, record)
+    if tool == "gh" and args[:1] == ["release"]:
+        return releases(args, record)
     comments_file = record.with_suffix(".comments.json")
     comments = json.loads(comments_file.read_text()) if comments_file.exists() else []
 
