@@ -135,7 +135,7 @@ def test_health_ready_and_metadata(client):
 def test_metrics_count_requests_by_route_and_status(client):
     def count(route: str, status: str) -> float:
         for line in client.get("/metrics").text.splitlines():
-            if line.startswith(f'http_requests_total{{route="{route}",status="{status}"}}'):
+            if line.startswith('http_requests_total{route="' + route + '",status="' + status + '"}'):
                 return float(line.split()[-1])
         return 0.0
 
