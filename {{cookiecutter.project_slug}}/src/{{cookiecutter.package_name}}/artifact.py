@@ -136,16 +136,22 @@ def read_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:
 def load_verified(model_path: Path = MODEL_PATH, metadata_path: Path = METADATA_PATH) -> tuple[Any, dict]:
     """Load a model only if its SHA-256 equals the one its metadata records."""
     metadata = read_metadata(metadata_path)
-    if not model_path.is_file():
-        raise MissingOutputError(f"{model_path} not found; run `dvc repro` (or `dvc pull`) first")
-    actual = sha256(model_path.read_bytes())
-    expected = metadata.get("model_sha256")
+    verified_bytes(model_path, metadata.get("model_sha256"), metadata_path)
+    return load_model(model_path), metadata
+
+
+def verified_bytes(path: Path, expected: str | None, recorded_in: Path) -> bytes:
+    """The content of ``path``, only if its SHA-256 is ``expected`` (as recorded in ``recorded_in``)."""
+    if not path.is_file():
+        raise MissingOutputError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
+    content = path.read_bytes()
+    actual = sha256(content)
     if actual != expected:
         raise ArtifactError(
-            f"{model_path}: SHA-256 {actual} differs from {expected} recorded in {metadata_path}; "
+            f"{path}: SHA-256 {actual} differs from {expected} recorded in {recorded_in}; "
             "the file was changed after training: restore it with `dvc checkout` or retrain with `dvc repro`"
         )
-    return load_model(model_path), metadata
+    return content
 
 
 def sha256(content: bytes) -> str:

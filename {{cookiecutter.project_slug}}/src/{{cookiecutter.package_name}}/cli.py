@@ -1,4 +1,5 @@
-"""Command line: one subcommand per DVC stage (``data``, ``train``, ``evaluate``) plus ``predict``.
+"""Command line: one subcommand per DVC stage (``data``, ``train``, ``export``, ``evaluate``), plus
+``predict``, ``serve``, ``benchmark``, ``report`` and ``gate``.
 
 ``dvc.yaml`` runs these same commands, so ``dvc repro`` and running a stage by hand do the
 same thing. Problems the user can fix print one ``error:`` line and exit with status 2.
@@ -27,6 +28,29 @@ def _train(args: argparse.Namespace) -> None:
 
     digest = train.run(load_params(args.params))
     print(f"train: wrote {artifact.MODEL_PATH} (sha256 {digest[:12]})")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from . import export
+
+    record = export.run()
+    if record["runtime"] == "onnx":
+        print(f"export: wrote {export.ONNX_PATH} (sha256 {record['onnx_sha256'][:12]}); parity {record['parity']}")
+    else:
+        print(f"export: scikit-learn will serve the model; ONNX conversion failed: {record['fallback_reason']}")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from . import serve
+
+    settings = serve.Settings(max_rows=args.max_rows, max_body_bytes=args.max_body_bytes)
+    serve.serve(args.host, args.port, settings, log_level=args.log_level)
+
+
+def _benchmark(args: argparse.Namespace) -> None:
+    from . import benchmark
+
+    benchmark.run(duration=args.duration, connections=args.connections)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -105,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     stage("data", _data, "Load and validate the raw data; write the train/test split to data/processed/.")
     stage("train", _train, "Fit the pipeline on the training split; write models/model.skops.")
+    stage("export", _export, "Convert the model to ONNX, check it against scikit-learn; write models/serving.json.")
     stage("evaluate", _evaluate, "Score the model on the test split; write reports/ and models/metadata.json.")
 
     predict = commands.add_parser("predict", help="Score a CSV of feature rows into a new CSV.")
@@ -113,6 +138,27 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", type=Path, default=artifact.MODEL_PATH, help="default: %(default)s")
     predict.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
     predict.set_defaults(handler=_predict)
+
+    from .serve import DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ROWS, DEFAULT_PORT
+
+    serve = commands.add_parser("serve", help="Serve the verified model over HTTP (POST /predict; docs at /docs).")
+    serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s")
+    serve.add_argument("--max-rows", type=int, default=DEFAULT_MAX_ROWS, help="rows per request (default: %(default)s)")
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="request body size (default: %(default)s)"
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(handler=_serve)
+
+    benchmark = commands.add_parser(
+        "benchmark", help="Measure the service: requests/s and latency on loopback, next to in-process predict."
+    )
+    benchmark.add_argument("--duration", type=float, default=5.0, help="seconds per scenario (default: %(default)s)")
+    benchmark.add_argument(
+        "--connections", type=int, nargs="+", default=[1, 8], help="concurrent connections (default: 1 8)"
+    )
+    benchmark.set_defaults(handler=_benchmark)
 
     def comparison(name: str, handler, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)

@@ -1,0 +1,172 @@
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }} import artifact, export
+from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE
+from {{ cookiecutter.package_name }}.predict import predict_frame
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+TOLERANCE = 1e-5  # the export stage's parity tolerance
+
+
+def rows_of(frame: pd.DataFrame) -> list[dict]:
+    return frame.to_dict(orient="records")
+
+
+def assert_same_predictions(answer: list[dict], expected: pd.DataFrame) -> None:
+    assert len(answer) == len(expected)
+    for got, want in zip(answer, rows_of(expected), strict=True):
+        assert set(got) == set(want)
+        for key, value in want.items():
+            if isinstance(value, float):
+                assert got[key] == pytest.approx(value, rel=TOLERANCE, abs=TOLERANCE), key
+            else:
+                assert got[key] == value, key
+
+
+@pytest.mark.parametrize("count", [1, 25], ids=["one-row", "batch"])
+def test_predictions_equal_the_offline_ones(client, split, model, count):
+    _, test, schema = split
+    features = test[schema.features].head(count)
+    answer = client.post("/predict", json={"rows": rows_of(features)})
+    assert answer.status_code == 200, answer.text
+    assert_same_predictions(answer.json()["predictions"], predict_frame(model, features, schema.task))
+
+
+def first_row(split) -> dict:
+    _, test, schema = split
+    return rows_of(test[schema.features].head(1))[0]
+
+
+def bad_rows(split) -> list[tuple[str, object, str]]:
+    """(case, body, field named in the answer): each must get a 422."""
+    row = first_row(split)
+    first, second = list(row)[:2]
+    return [
+        ("text", {"rows": [{**row, first: "12.5"}]}, f"rows[0].{first}"),
+        ("bool", {"rows": [{**row, first: True}]}, f"rows[0].{first}"),
+        ("null", {"rows": [{**row, first: None}]}, f"rows[0].{first}"),
+        ("missing", {"rows": [{k: v for k, v in row.items() if k != second}]}, f"rows[0].{second}"),
+        ("extra", {"rows": [{**row, "customer_id": 7}]}, "rows[0].customer_id"),
+        ("second-row", {"rows": [row, {**row, second: "x"}]}, f"rows[1].{second}"),
+        ("empty", {"rows": []}, "rows"),
+        ("no-rows", {"row": row}, "rows"),
+        ("not-an-object", [row], "body"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_bad_input_is_refused_naming_the_field(client, split, case):
+    name, body, field = bad_rows(split)[case]
+    answer = client.post("/predict", json=body)
+    assert answer.status_code == 422, name
+    assert field in [problem["field"] for problem in answer.json()["detail"]], (name, answer.json())
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_numbers_json_cannot_carry_are_refused(client, split, literal):
+    row = first_row(split)
+    name = next(iter(row))
+    text = json.dumps({"rows": [{**row, name: 0.0}]}).replace(f'"{name}": 0.0', f'"{name}": {literal}')
+    answer = client.post("/predict", content=text, headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["field"] in {f"rows[0].{name}", "body"}
+
+
+def test_malformed_json_is_refused(client):
+    answer = client.post("/predict", content=b'{"rows": [', headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["field"] == "body"
+
+
+def test_other_content_types_are_refused(client, split):
+    body = json.dumps({"rows": [first_row(split)]})
+    answer = client.post("/predict", content=body, headers={"content-type": "text/plain"})
+    assert answer.status_code == 415
+    assert answer.json()["detail"][0]["field"] == "content-type"
+
+
+def test_a_batch_above_the_row_limit_is_refused(limited, split):
+    answer = limited.post("/predict", json={"rows": [first_row(split)] * 3})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["field"] == "rows"
+
+
+def test_a_body_above_the_size_limit_is_refused_before_it_is_read(limited):
+    answer = limited.post("/predict", content=b"x" * 5000, headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    # Without Content-Length (chunked), the body is counted as it arrives.
+    chunks = (b"x" * 1000 for _ in range(5))
+    answer = limited.post("/predict", content=chunks, headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+
+
+def test_request_ids_are_echoed_or_made(client, caplog):
+    caplog.set_level("INFO")
+    assert client.get("/health", headers={"x-request-id": "abc-123"}).headers["x-request-id"] == "abc-123"
+    made = client.get("/health", headers={"x-request-id": "bad id\\n" * 30}).headers["x-request-id"]
+    assert len(made) == 32 and made.isalnum()
+    lines = [json.loads(record.message) for record in caplog.records if record.message.startswith("{")]
+    assert {"abc-123", made} <= {line.get("request_id") for line in lines}
+    assert all(line["route"] == "/health" for line in lines if line.get("request_id") == made)
+
+
+def test_health_ready_and_metadata(client):
+    assert client.get("/health").json() == {"status": "alive"}
+    assert client.get("/ready").status_code == 200
+    metadata = client.get("/metadata").json()
+    recorded = artifact.read_metadata(PROJECT_ROOT / artifact.METADATA_PATH)
+    serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    assert metadata["model_sha256"] == recorded["model_sha256"]
+    assert metadata["model_version"] == recorded["model_version"]
+    assert metadata["git_commit"] == recorded["git_commit"]
+    assert metadata["trained_at"] == recorded["trained_at"]
+    assert metadata["metrics"] == json.loads((PROJECT_ROOT / METRICS_FILE).read_text(encoding="utf-8"))
+    assert metadata["runtime"] == serving["runtime"] in {"onnx", "sklearn"}
+    assert metadata["onnx_sha256"] == serving["onnx_sha256"]
+    assert metadata["ready"] is True
+
+
+def test_metrics_count_requests_by_route_and_status(client):
+    def count(route: str, status: str) -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith('http_requests_total{route="' + route + '",status="' + status + '"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = count("/predict", "415")
+    client.post("/predict", content=b"{}", headers={"content-type": "text/plain"})
+    assert count("/predict", "415") == before + 1
+    assert "http_request_duration_seconds_bucket" in client.get("/metrics").text
+
+
+def test_the_docs_show_the_training_features_with_an_example(client, schema):
+    document = client.get("/openapi.json").json()
+    row = document["components"]["schemas"]["Row"]
+    assert list(row["properties"]) == schema.features
+    assert set(row["examples"][0]) == set(schema.features)
+    assert row["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("damage", ["tampered", "missing"])
+def test_a_damaged_model_never_becomes_ready(start, tmp_path, damage):
+    served = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    shutil.copytree(PROJECT_ROOT / "models", tmp_path / "models")
+    path = tmp_path / (export.ONNX_PATH if served["runtime"] == "onnx" else artifact.MODEL_PATH)
+    if damage == "tampered":
+        content = bytearray(path.read_bytes())
+        content[len(content) // 2] ^= 0xFF
+        path.write_bytes(bytes(content))
+    else:
+        path.unlink()
+    with start(tmp_path) as (client, ready):
+        assert ready.status_code == 503
+        assert ("differs from" if damage == "tampered" else "not found") in ready.json()["detail"]
+        assert client.get("/health").status_code == 200
+        assert client.post("/predict", json={"rows": [{}]}).status_code == 503
+        assert client.get("/metadata").json()["ready"] is False

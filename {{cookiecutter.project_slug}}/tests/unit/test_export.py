@@ -1,0 +1,99 @@
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }} import artifact, data, evaluate, export, serve, train
+from {{ cookiecutter.package_name }}.predict import predict_frame
+
+
+@pytest.fixture
+def pipeline(request, csv_params):
+    """Run data and train (and evaluate, for the service) on small data; return the params."""
+
+    def run(task: str = "classification", evaluated: bool = False, **model):
+        target = "label" if task == "classification" else "y"
+        path = request.getfixturevalue(f"{task}_csv")
+        params = csv_params(path, target, task, **model)
+        data.run(params)
+        train.run(params)
+        if evaluated:
+            evaluate.run(params)
+        return params
+
+    return run
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("scale", [True, False], ids=["scaled", "unscaled"])
+def test_onnx_matches_scikit_learn_and_is_recorded(pipeline, task, scale):
+    pipeline(task, type="random_forest", scale=scale, hyperparameters={"n_estimators": 10})
+    record = export.run()
+    assert record["runtime"] == "onnx" and record["fallback_reason"] is None
+    assert record["onnx_sha256"] == artifact.sha256(export.ONNX_PATH.read_bytes())
+    assert record["model_sha256"] == artifact.sha256(artifact.MODEL_PATH.read_bytes())
+    assert record == artifact.read_metadata(export.SERVING_PATH)
+    parity = record["parity"]
+    difference = parity.get("max_abs_difference", parity.get("max_relative_difference"))
+    assert difference <= parity["tolerance"] == export.PROBABILITY_TOLERANCE
+
+
+@pytest.mark.parametrize("model_type", ["logistic_regression", "ridge"])
+def test_linear_models_convert_too(pipeline, model_type):
+    pipeline(
+        "classification" if model_type == "logistic_regression" else "regression", type=model_type, hyperparameters={}
+    )
+    assert export.run()["runtime"] == "onnx"
+
+
+def test_the_same_model_gives_the_same_onnx_bytes(pipeline):
+    pipeline()
+    first = export.run()
+    content = export.ONNX_PATH.read_bytes()
+    assert export.run() == first
+    assert export.ONNX_PATH.read_bytes() == content
+
+
+def test_a_model_onnx_cannot_hold_is_served_by_scikit_learn(pipeline, monkeypatch):
+    pipeline()
+    export.run()
+
+    def refuse(*_):
+        raise ValueError("Expected an int, got a boolean\nmore detail")
+
+    monkeypatch.setattr(export, "convert", refuse)
+    record = export.run()
+    assert record["runtime"] == "sklearn" and record["onnx_sha256"] is None
+    assert record["fallback_reason"] == "ValueError: Expected an int, got a boolean"
+    assert not export.ONNX_PATH.exists(), "no stale ONNX file from the earlier export"
+    assert export.ONNX_PATH.parent.is_dir(), "the stage's output folder exists, empty"
+
+
+def test_hist_gradient_boosting_is_exported_or_served_by_scikit_learn(pipeline):
+    pipeline(type="hist_gradient_boosting", hyperparameters={"max_iter": 5})
+    record = export.run()
+    assert (record["runtime"] == "sklearn" and record["fallback_reason"]) or record["parity"]
+
+
+def test_onnx_that_differs_from_scikit_learn_fails_the_stage(pipeline, monkeypatch):
+    pipeline()
+    monkeypatch.setattr(export, "PROBABILITY_TOLERANCE", -1.0)
+    with pytest.raises(export.ParityError, match=r"ONNX probabilities differ .* on the test split"):
+        export.run()
+    assert not export.ONNX_PATH.exists()
+
+
+def test_the_service_predicts_with_scikit_learn_when_onnx_cannot(pipeline, monkeypatch):
+    params = pipeline("regression", evaluated=True, type="hist_gradient_boosting", hyperparameters={"max_iter": 5})
+    monkeypatch.setattr(export, "convert", lambda *_: (_ for _ in ()).throw(ValueError("cannot convert")))
+    export.run()
+    _, test, schema = data.load_split()
+    rows = test[schema.features].head(3)
+    with TestClient(serve.create_app()) as client:
+        while client.get("/ready").json().get("detail") == "loading":
+            pass
+        assert client.get("/ready").json() == {"ready": True, "runtime": "sklearn"}
+        assert client.get("/metadata").json()["fallback_reason"] == "ValueError: cannot convert"
+        answer = client.post("/predict", json={"rows": rows.to_dict(orient="records")})
+    model, _ = artifact.load_verified()
+    expected = predict_frame(model, rows, params.task)["prediction"]
+    pd.testing.assert_series_equal(pd.DataFrame(answer.json()["predictions"])["prediction"], expected)
