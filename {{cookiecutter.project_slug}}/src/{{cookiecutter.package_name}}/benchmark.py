@@ -168,7 +168,7 @@ def run(duration: float = 5.0, connections: list[int] | None = None) -> list[dic
             print(f"\nservice: ready {cold:.2f} s after start, {_rss_mib(server.pid) or float('nan'):.0f} MiB resident")
             print(
                 f"\n{'rows':>4} {'conns':>5} {'req/s':>9} {'rows/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-                f"{'errors':>6} {'client CPU':>10}"
+                f"{'errors':>6} {'client CPU %':>12}"
             )
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as client:
                 for count, body in bodies.items():
@@ -188,7 +188,7 @@ def run(duration: float = 5.0, connections: list[int] | None = None) -> list[dic
                         print(
                             f"{count:>4} {connection_count:>5} {result['requests_per_second']:>9.0f} "
                             f"{result['requests_per_second'] * count:>9.0f} {result['p50_ms']:>8.3f} "
-                            f"{result['p99_ms']:>8.3f} {result['errors']:>6} {result['client_cpu']:>9.0%}"
+                            f"{result['p99_ms']:>8.3f} {result['errors']:>6} {result['client_cpu'] * 100:>12.0f}"
                         )
             print(f"\nservice after the load: {_rss_mib(server.pid) or float('nan'):.0f} MiB resident")
         finally:
