@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -80,6 +81,29 @@ def test_onnx_that_differs_from_scikit_learn_fails_the_stage(pipeline, monkeypat
     with pytest.raises(export.ParityError, match=r"ONNX probabilities differ .* on the test split"):
         export.run()
     assert not export.ONNX_PATH.exists()
+
+
+class Probabilities:
+    """A model and an ONNX session that answer fixed class probabilities."""
+
+    def __init__(self, rows):
+        self.rows = np.array(rows, dtype=np.float64)
+
+    def predict_proba(self, _):
+        return self.rows
+
+    def run(self, _, __):
+        return [None, self.rows]
+
+
+def test_a_label_may_differ_only_where_scikit_learn_has_a_tie():
+    features = pd.DataFrame({"x": [0.0, 1.0]})
+    offline = Probabilities([[0.5, 0.5], [0.9, 0.1]])  # row 0: 20 of 40 trees each way
+    served = Probabilities([[0.4999999, 0.5000001], [0.9, 0.1]])
+    assert export.parity(offline, served, features, "classification")["labels_differ"] == 0
+    decided = Probabilities([[0.5, 0.5], [0.4999999, 0.5000001]])
+    with pytest.raises(export.ParityError, match="1 of 2 predicted labels differ"):
+        export.parity(Probabilities([[0.5, 0.5], [0.5001, 0.4999]]), decided, features, "classification")
 
 
 def test_the_service_predicts_with_scikit_learn_when_onnx_cannot(pipeline, monkeypatch):

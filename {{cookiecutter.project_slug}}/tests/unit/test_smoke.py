@@ -74,6 +74,17 @@ def test_a_difference_beyond_the_tolerance_fails_and_names_the_row(service, work
         smoke.check(service.url, workdir / "cases.json", timeout=5)
 
 
+def test_on_a_tie_either_label_is_right(service, workdir):
+    cases = json.loads((workdir / "cases.json").read_text())
+    cases["predictions"][0].update({"prediction": 0, "probability_0": 0.5, "probability_1": 0.5})
+    (workdir / "cases.json").write_text(json.dumps(cases))
+    service.predictions[0].update({"prediction": 1, "probability_0": 0.4999999, "probability_1": 0.5000001})
+    smoke.check(service.url, workdir / "cases.json", timeout=5)
+    service.predictions[1]["prediction"] = 1 - service.predictions[1]["prediction"]
+    with pytest.raises(smoke.SmokeError, match="row 1 prediction"):
+        smoke.check(service.url, workdir / "cases.json", timeout=5)
+
+
 def test_another_model_fails(service, workdir):
     service.sha256 = "0" * 64
     with pytest.raises(smoke.SmokeError, match="serves model 0000"):
@@ -82,8 +93,8 @@ def test_another_model_fails(service, workdir):
 
 def test_a_service_that_never_gets_ready_fails_with_its_reason(service, workdir):
     service.ready = 503
-    with pytest.raises(smoke.SmokeError, match=r"did not answer 200 within 2 s; last answer: 503 .*model refused"):
-        smoke.check(service.url, workdir / "cases.json", timeout=2)
+    with pytest.raises(smoke.SmokeError, match=r"did not answer 200 within 1 s; last answer: 503 .*model refused"):
+        smoke.check(service.url, workdir / "cases.json", timeout=1)
 
 
 def test_the_command_exits_1_and_says_why(service, workdir, capsys):
