@@ -25,14 +25,15 @@ from __future__ import annotations
 
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from . import artifact
-from .data import PROCESSED_DIR, load_split
 from .errors import ArtifactError, MissingOutputError
+
+if TYPE_CHECKING:  # the service imports this module: it needs neither pandas nor scikit-learn to start
+    import pandas as pd
 
 ONNX_DIR = Path("models/onnx")
 ONNX_PATH = ONNX_DIR / "model.onnx"
@@ -174,13 +175,15 @@ def library_versions() -> dict[str, str]:
 
 
 def run(
-    data_dir: Path = PROCESSED_DIR,
+    data_dir: Path | None = None,
     model_path: Path = artifact.MODEL_PATH,
     onnx_path: Path = ONNX_PATH,
     serving_path: Path = SERVING_PATH,
 ) -> dict[str, Any]:
     """The ``export`` stage; returns the serving record it wrote."""
-    _, test, schema = load_split(data_dir)
+    from .data import PROCESSED_DIR, load_split  # imported on use: see TYPE_CHECKING above
+
+    _, test, schema = load_split(data_dir or PROCESSED_DIR)
     model = artifact.load_model(model_path)
     features = test[schema.features]
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
