@@ -1,5 +1,7 @@
 """Unit tests work in a temporary folder on small data, without the pipeline's outputs."""
 
+import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -50,13 +52,43 @@ def csv_params():
     return make
 
 
-@pytest.fixture
-def trained_outputs(classification_csv, csv_params, workdir) -> Params:
-    """data -> train -> evaluate on a small classification CSV, in the working folder; their params."""
+@pytest.fixture(scope="session")
+def shared_classification_csv(tmp_path_factory) -> Path:
+    """The same rows as classification_csv, in a folder of its own, for runs made once per module or session."""
+    return write_raw_csv(
+        tmp_path_factory.mktemp("shared"), *make_classification(n_samples=120, n_features=5, random_state=0), "label"
+    )
+
+
+@pytest.fixture(scope="session")
+def _trained_once(tmp_path_factory, shared_classification_csv) -> tuple[Path, Params]:
+    """data -> train -> evaluate on a small classification CSV, once per session, in a folder of its own."""
     from {{ cookiecutter.package_name }} import data, evaluate, train
 
-    params = csv_params(classification_csv, "label")
-    data.run(params)
-    train.run(params)
-    evaluate.run(params)
-    return params
+    folder = tmp_path_factory.mktemp("trained")
+    csv = shared_classification_csv
+    params = Params.model_validate(
+        {
+            "task": "classification",
+            "data": {"source": "csv", "path": str(csv), "target": "label"},
+            "model": {"type": "random_forest", "hyperparameters": {"n_estimators": 10}},
+        }
+    )
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        data.run(params)
+        train.run(params)
+        evaluate.run(params)
+    finally:
+        os.chdir(before)
+    return folder, params
+
+
+@pytest.fixture
+def trained_outputs(_trained_once, workdir) -> Params:
+    """The pipeline's outputs on small data, copied into the working folder; their params."""
+    folder, params = _trained_once
+    for name in ("data", "models", "reports"):
+        shutil.copytree(folder / name, workdir / name)
+    return params.model_copy(deep=True)

@@ -1,6 +1,7 @@
 """The report and the gate on two real pipeline runs: a worse and a better model than base."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,12 +34,20 @@ def pipeline_run(folder: Path, csv: Path, hyperparameters: dict, monkeypatch, ta
     return folder
 
 
+@pytest.fixture(scope="module")
+def _runs_once(tmp_path_factory, shared_classification_csv):
+    """A strong and a weak pipeline run on the same data, made once for this module."""
+    folder, csv = tmp_path_factory.mktemp("runs"), shared_classification_csv
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return pipeline_run(folder / "strong", csv, STRONG, monkeypatch), pipeline_run(
+            folder / "weak", csv, WEAK, monkeypatch
+        )
+
+
 @pytest.fixture
-def runs(classification_csv, workdir, monkeypatch):
-    strong = pipeline_run(workdir / "strong", classification_csv, STRONG, monkeypatch)
-    weak = pipeline_run(workdir / "weak", classification_csv, WEAK, monkeypatch)
-    monkeypatch.chdir(workdir)
-    return strong, weak
+def runs(_runs_once, workdir):
+    """Copies of both runs in the working folder: a test may damage them."""
+    return tuple(shutil.copytree(run, workdir / run.name) for run in _runs_once)
 
 
 def test_a_worse_model_fails_with_the_reason_first(runs, workdir):
