@@ -68,7 +68,8 @@ class Act:
             arguments += ["--local-repository", f"{name}@{sha}={ACT_DIR / 'actions' / STAND_INS[name]}"]
         return arguments
 
-    def run(self, workflow: str, event_name: str, event: dict, env: dict[str, str] | None = None) -> ActRun:
+    def run(self, workflow: str, event_name: str, event: dict, step_env: dict[str, str] | None = None) -> ActRun:
+        """Run one event through the workflow; ``step_env`` adds variables to every step's environment."""
         workflow_path = self.project / ".github" / "workflows" / workflow
         event_file = self.state / "event.json"
         event_file.write_text(json.dumps(event), encoding="utf-8")
@@ -85,7 +86,7 @@ class Act:
             "--env", f"ACT_RECORD={self.record}",
             "--env", "UV_PYTHON_DOWNLOADS=never",
             "--secret", "GITHUB_TOKEN=token-for-tests",
-            *(f"--env={key}={value}" for key, value in (env or {}).items()),
+            *(f"--env={key}={value}" for key, value in (step_env or {}).items()),
             *self.local_repositories(workflow_path),
         ]  # fmt: skip
         done = subprocess.run(command, cwd=self.project, capture_output=True, text=True, env=env, check=False)

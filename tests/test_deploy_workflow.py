@@ -37,8 +37,9 @@ def set_forest(project: Path, trees: int, message: str) -> None:
 def reproduce_and_commit(project: Path) -> str:
     """`dvc repro` and commit its lock and Git-kept outputs, as a pull request does; return the model's SHA-256."""
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = os.pathsep.join([str(project / ".venv/bin"), env["PATH"]])  # the stages call the project's command
     run([str(TOOLS_BIN / "uv"), "sync", "--quiet", "--python", sys.executable], project, env=env)
-    run([str(project / ".venv/bin/dvc"), "repro", "--quiet"], project, env=env)
+    run(["dvc", "repro", "--quiet"], project, env=env)
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "-m", "Reproduce the pipeline")
     return json.loads((project / "models/metadata.json").read_text())["model_sha256"]
@@ -53,7 +54,7 @@ def deploy(act: Act, project: Path, event_name: str, event: dict, **env: str):
     # act copies the project folder as the checkout; GitHub's checkout would see every tag
     # pushed so far, so the folder gets them first.
     git(project, "fetch", "--quiet", "--force", "--tags", "origin")
-    return act.run("deploy.yml", event_name, {"repository": REPOSITORY, **event}, env={"SMOKE_TIMEOUT": "20", **env})
+    return act.run("deploy.yml", event_name, {"repository": REPOSITORY, **event}, {"SMOKE_TIMEOUT": "20", **env})
 
 
 def image_tags(act: Act) -> dict[str, str]:
