@@ -20,6 +20,7 @@ import io
 import json
 import re
 import zipfile
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,17 @@ def verified_bytes(path: Path, expected: str | None, recorded_in: Path) -> bytes
             "the file was changed after training: restore it with `dvc checkout` or retrain with `dvc repro`"
         )
     return content
+
+
+def installed_versions(names: list[str]) -> dict[str, str]:
+    """The installed version of each named distribution (those not installed are left out), for a record."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
 
 
 def sha256(content: bytes) -> str:

@@ -13,7 +13,6 @@ import json
 import platform
 import shutil
 import subprocess
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -128,13 +127,7 @@ def permutation_importance(
 
 
 def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in RECORDED_LIBRARIES:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
+    return {"python": platform.python_version(), **artifact.installed_versions(RECORDED_LIBRARIES)}
 
 
 def git_commit() -> str | None:

@@ -23,7 +23,6 @@ skl2onnx and onnxruntime are imported on use: they take a second to load.
 
 from __future__ import annotations
 
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,16 +163,6 @@ def parity(model: Any, onnx_session: Any, features: pd.DataFrame, task: str) -> 
     return record
 
 
-def library_versions() -> dict[str, str]:
-    versions = {}
-    for name in RECORDED_LIBRARIES:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def run(
     data_dir: Path | None = None,
     model_path: Path = artifact.MODEL_PATH,
@@ -194,7 +183,7 @@ def run(
         "features": schema.features,
         "classes": model.classes_.tolist() if schema.task == "classification" else [],
         "example": {name: float(value) for name, value in features.iloc[0].items()},  # shown in the API docs
-        "libraries": library_versions(),
+        "libraries": artifact.installed_versions(RECORDED_LIBRARIES),
     }
     try:
         onnx_bytes = convert(model, len(schema.features))
