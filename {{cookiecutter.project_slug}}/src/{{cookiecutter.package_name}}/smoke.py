@@ -1,4 +1,4 @@
-"""Smoke test of a deployed service: it is ready, serves the released model, and answers as offline.
+r"""Smoke test of a deployed service: it is ready, serves the released model, and answers as offline.
 
 ``cases`` (run where the pipeline ran) takes known rows from the test split and records the
 model's offline predictions for them; the file travels with the release. ``check`` asks the
@@ -6,7 +6,8 @@ deployed service for the same rows and compares: same model SHA-256 in ``/metada
 same labels, numbers within :data:`TOLERANCE`. ``check`` needs only the standard library,
 so the deploy job runs it without installing the project::
 
-    PYTHONPATH=src python -m {{ cookiecutter.package_name }}.smoke http://127.0.0.1:8000 --cases smoke-cases.json
+    PYTHONPATH=src python -m {{ cookiecutter.package_name }}.smoke \
+        http://127.0.0.1:8000 --cases smoke-cases.json
 """
 
 from __future__ import annotations
