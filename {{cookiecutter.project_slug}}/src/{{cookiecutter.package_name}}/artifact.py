@@ -42,6 +42,11 @@ TRUSTED_TYPES = [
     "sklearn._loss.loss.HalfSquaredError",
     "sklearn._loss.loss.HalfBinomialLoss",
     "sklearn._loss.loss.HalfMultinomialLoss",
+    "numpy.dtype",  # the output dtype of the encoders that prepare categorical columns
+    # HistGradientBoosting with categorical features keeps a partial of check_array; skops loads a
+    # partial only when the function inside it is trusted too, and check_array is the only one listed.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
 ]
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
@@ -93,31 +98,50 @@ def dumps(model: Any) -> bytes:
     return buffer.getvalue()
 
 
-def save_model(model: Any, path: Path = MODEL_PATH) -> str:
-    """Write the model deterministically; return the SHA-256 of the file."""
+def save_model(model: Any, path: Path = MODEL_PATH, trusted: list[str] | None = None) -> str:
+    """Write the model deterministically; return the SHA-256 of the file.
+
+    A model that could not be loaded again (a type outside ``trusted``) is refused now, at
+    training time, with the types to review, rather than by every later stage.
+    """
     content = dumps(model)
+    _refuse_untrusted(content, path, TRUSTED_TYPES if trusted is None else trusted)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return sha256(content)
 
 
-def load_model(path: Path = MODEL_PATH) -> Any:
-    """Load a model trusting only :data:`TRUSTED_TYPES`; no integrity check (see load_verified)."""
+def _refuse_untrusted(content: bytes, path: Path, trusted: list[str]) -> None:
+    import skops.io as sio  # imported on use: see the module docstring
+
+    try:
+        untrusted = sorted(set(sio.get_untrusted_types(data=content)) - set(trusted))
+    except Exception as exc:  # skops raises many types on a corrupt archive
+        raise ArtifactError(f"{path}: not a readable skops model ({exc})") from None
+    if untrusted:
+        raise ArtifactError(
+            f"{path}: refuses to load types that are not trusted: {untrusted}; review them, then list them "
+            "in params.yaml model.custom.trusted_types (a custom model) or TRUSTED_TYPES in artifact.py"
+        )
+
+
+def load_model(path: Path = MODEL_PATH, extra_trusted: list[str] | tuple[str, ...] = ()) -> Any:
+    """Load a model trusting only :data:`TRUSTED_TYPES` and ``extra_trusted`` (what a custom model
+    declares in params.yaml); no integrity check (see load_verified)."""
     if not path.is_file():
         raise MissingOutputError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
     import skops.io as sio  # imported on use: see the module docstring
 
     content = path.read_bytes()
-    try:
-        untrusted = sorted(set(sio.get_untrusted_types(data=content)) - set(TRUSTED_TYPES))
-    except Exception as exc:  # skops raises many types on a corrupt archive
-        raise ArtifactError(f"{path}: not a readable skops model ({exc})") from None
-    if untrusted:
-        raise ArtifactError(
-            f"{path}: refuses to load types that are not trusted: {untrusted}; "
-            "if you added an estimator, review these types and add them to TRUSTED_TYPES in artifact.py"
-        )
-    return sio.loads(content, trusted=TRUSTED_TYPES)
+    trusted = [*TRUSTED_TYPES, *extra_trusted]
+    _refuse_untrusted(content, path, trusted)
+    return sio.loads(content, trusted=trusted)
+
+
+def declared_trusted_types(record: dict[str, Any]) -> list[str]:
+    """The extra types a custom model declared, as recorded in the params of its metadata."""
+    custom = ((record.get("params") or {}).get("model") or {}).get("custom") or {}
+    return list(custom.get("trusted_types") or [])
 
 
 def write_metadata(metadata: dict[str, Any], path: Path = METADATA_PATH) -> None:
@@ -138,7 +162,7 @@ def load_verified(model_path: Path = MODEL_PATH, metadata_path: Path = METADATA_
     """Load a model only if its SHA-256 equals the one its metadata records."""
     metadata = read_metadata(metadata_path)
     verified_bytes(model_path, metadata.get("model_sha256"), metadata_path)
-    return load_model(model_path), metadata
+    return load_model(model_path, declared_trusted_types(metadata)), metadata
 
 
 def verified_bytes(path: Path, expected: str | None, recorded_in: Path) -> bytes:

@@ -33,7 +33,8 @@ def _train(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     from . import export
 
-    record = export.run()
+    params = load_params(args.params)
+    record = export.run(trusted_extra=params.model.custom.trusted_types if params.model.custom else None)
     if record["runtime"] == "onnx":
         print(f"export: wrote {export.ONNX_PATH} (sha256 {record['onnx_sha256'][:12]}); parity {record['parity']}")
     else:

@@ -26,25 +26,61 @@ class _Strict(BaseModel):
 
 
 class DataParams(_Strict):
-    source: Literal["sklearn", "csv"] = "sklearn"
+    # "file": a CSV or Parquet file at `path`; "csv" is the older name of the same thing.
+    source: Literal["sklearn", "file", "csv"] = "sklearn"
     sklearn_dataset: Literal["breast_cancer", "diabetes", "wine", "iris"] = "breast_cancer"
     path: Path = Path("data/raw/data.csv")
     target: str = "target"
     features: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
     labels: list[int | str] = Field(default_factory=list)
     target_range: tuple[float, float] | None = None
     test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    split: Literal["random", "stratified", "group", "time"] = "random"
+    split_column: str | None = None
+    duplicates: Literal["drop", "keep"] = "drop"
+
+    @model_validator(mode="after")
+    def _split_column_when_needed(self) -> DataParams:
+        if self.split in ("group", "time") and not self.split_column:
+            raise ValueError(f"data.split: {self.split} needs data.split_column, the {self.split} column")
+        if self.split in ("random", "stratified") and self.split_column:
+            raise ValueError(f"data.split_column is for the group and time splits; set it to null for {self.split}")
+        return self
+
+
+class PreprocessingParams(_Strict):
+    impute: Literal["median", "mean", "zero"] = "median"
+    scale: bool = True
+    rare_category_rows: int = Field(5, ge=1)
+
+
+class CustomModelParams(_Strict):
+    factory: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    prepare: bool = True
+    trusted_types: list[str] = Field(default_factory=list)
 
 
 class ModelParams(_Strict):
     type: str = "random_forest"
-    scale: bool = True
     hyperparameters: dict[str, object] = Field(default_factory=dict)
+    preprocessing: PreprocessingParams = Field(default_factory=PreprocessingParams)
+    custom: CustomModelParams | None = None
+
+    @model_validator(mode="after")
+    def _custom_needs_a_factory(self) -> ModelParams:
+        if self.type == "custom" and self.custom is None:
+            raise ValueError('model.type custom needs model.custom.factory: "your_module:function"')
+        if self.type != "custom" and self.custom is not None:
+            raise ValueError("model.custom is for model.type custom; remove it or set the type")
+        return self
 
 
 class DirectionCheck(_Strict):
     feature: str
     expect: Literal["increase", "decrease"]
+    # Classification with more than two classes: the class whose probability must move.
+    label: int | str | None = None
 
 
 class QualityParams(_Strict):
@@ -68,11 +104,13 @@ class Params(_Strict):
             raise ValueError("data.labels is for classification; use data.target_range for regression")
         if self.task == "classification" and self.data.target_range is not None:
             raise ValueError("data.target_range is for regression; use data.labels for classification")
+        if self.task == "regression" and self.data.split == "stratified":
+            raise ValueError("data.split: stratified is for classification; use random, group or time")
         return self
 
-    def as_dict(self, exclude: set[str] | None = None) -> dict[str, object]:
+    def as_dict(self, exclude: set[str] | None = None, include: set[str] | None = None) -> dict[str, object]:
         """Plain, JSON-ready values (paths as strings), for metadata and reports."""
-        return self.model_dump(mode="json", exclude=exclude)
+        return self.model_dump(mode="json", exclude=exclude, include=include)
 
 
 def load_params(path: Path = DEFAULT_PARAMS) -> Params:

@@ -1,36 +1,38 @@
-"""Stage ``data``: load the raw dataset, validate it, and write a deterministic split.
+"""Stage ``data``: read the raw table, check it against the data contract, and write a deterministic split.
 
-The raw input is only read. Outputs, in ``data/processed/``: ``train.csv``, ``test.csv``
-and ``schema.json`` (feature names and ranges, labels, row counts and the data hash, which
-the later stages, the tests and the reports read).
+The raw input (CSV or Parquet, or a sample table shipped with scikit-learn) is only read.
+Every problem of the table is reported in one run, one line each (see :mod:`.contract`).
+Outputs, in ``data/processed/``: ``train.parquet`` and ``test.parquet`` (the features, the
+target, and the group or time column of the split; typed, so text stays text) and
+``schema.json`` (the features and their types, categories, labels, row and duplicate
+counts, and the fingerprint of the inputs, which the tests use to refuse stale outputs).
+
+Duplicates (``data.duplicates``): ``drop`` removes exact duplicate rows before splitting
+and keeps rows with identical features on one side of a random or stratified split, so no
+test row is also a training row; ``keep`` leaves the table as it is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import datasets
-from sklearn.model_selection import train_test_split
 
+from . import contract as contracts
 from .config import DataParams, Params
 from .errors import DataError, MissingOutputError, rows
 
 PROCESSED_DIR = Path("data/processed")
-TRAIN_FILE = "train.csv"
-TEST_FILE = "test.csv"
+TRAIN_FILE = "train.parquet"
+TEST_FILE = "test.parquet"
 SCHEMA_FILE = "schema.json"
-
-_SKLEARN_LOADERS = {
-    "breast_cancer": datasets.load_breast_cancer,
-    "diabetes": datasets.load_diabetes,
-    "wine": datasets.load_wine,
-    "iris": datasets.load_iris,
-}
+PARQUET_SUFFIXES = (".parquet", ".pq")
+SKLEARN_DATASETS = ("breast_cancer", "diabetes", "wine", "iris")
 
 
 @dataclass(frozen=True)
@@ -40,161 +42,283 @@ class Schema:
     task: str
     target: str
     features: list[str]
-    feature_ranges: dict[str, tuple[float, float]]
+    feature_types: dict[str, str]  # numeric | categorical | boolean, per feature
+    categories: dict[str, list[str]]  # the contract's categories, per categorical feature
     labels: list[int | str]
     data_source: str
     data_hash: str
     rows: int
     train_rows: int
     test_rows: int
+    split: str = "random"
+    split_column: str | None = None
+    duplicates: dict[str, int] = field(default_factory=dict)  # exact rows found and dropped, rows dropped for no target
+    inputs: dict[str, str] = field(default_factory=dict)  # fingerprint of params, data and contract
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def read(cls, path: Path) -> Schema:
-        values = json.loads(path.read_text(encoding="utf-8"))
-        values["feature_ranges"] = {k: tuple(v) for k, v in values["feature_ranges"].items()}
-        return cls(**values)
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+    def columns_of(self, *types: str) -> list[str]:
+        return [name for name in self.features if self.feature_types[name] in types]
 
 
-def load_raw(params: DataParams) -> tuple[pd.DataFrame, str, str]:
+def sklearn_frame(name: str, target: str) -> pd.DataFrame:
+    """One of the sample tables that ship with scikit-learn (no download)."""
+    from sklearn import datasets
+
+    loader = getattr(datasets, f"load_{name}")
+    return loader(as_frame=True).frame.rename(columns={"target": target})
+
+
+def load_raw(params: DataParams, contract: contracts.Contract | None = None) -> tuple[pd.DataFrame, str, str]:
     """Return the raw frame, a description of its source, and the SHA-256 of its content."""
     if params.source == "sklearn":
-        bunch = _SKLEARN_LOADERS[params.sklearn_dataset](as_frame=True)
-        frame = bunch.frame.rename(columns={"target": params.target})
+        frame = sklearn_frame(params.sklearn_dataset, params.target)
         digest = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
         return frame, f"sklearn:{params.sklearn_dataset}", digest
-    return read_csv(params.path), str(params.path), _file_sha256(params.path)
+    text = contracts.text_columns(contract) if contract else []
+    return read_table(params.path, text), str(params.path), file_sha256(params.path)
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV, turning pandas' parser errors into one line that names the file."""
+def read_table(path: Path, text_columns: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file; ``text_columns`` are read as text (codes like ``007`` keep their zeros)."""
     if not path.is_file():
         raise DataError(
-            f"{path}: file not found; put your CSV there and run `dvc add {path}`, "
+            f"{path}: file not found; put your table there and run `adopt {path} --target COLUMN`, "
             "or set data.source: sklearn in params.yaml"
         )
     try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV file: {exc}".rstrip()) from None
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            frame = pd.read_parquet(path)
+        else:
+            header = pd.read_csv(path, nrows=0).columns
+            frame = pd.read_csv(path, dtype={name: str for name in text_columns if name in header})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
+        kind = "Parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "CSV"
+        raise DataError(f"{path}: not a readable {kind} file: {exc}".rstrip()) from None
     if frame.empty:
         raise DataError(f"{path}: has a header but no rows")
     return frame
 
 
-def validate(frame: pd.DataFrame, params: Params, source: str) -> list[str]:
-    """Check the raw frame against params; return the feature columns, or raise DataError.
+# Kept for callers of the earlier name: a CSV is one kind of table.
+read_csv = read_table
 
-    Every message names the file, the column and how many rows are bad, so the fix is clear.
-    """
+
+def feature_columns(params: Params, contract: contracts.Contract) -> list[str]:
+    """The columns the model learns from: data.features, or every feature-typed column the contract lists
+    but the target, the excluded ones and the split's group or time column."""
     data = params.data
+    if data.features:
+        return list(data.features)
+    skipped = {data.target, *data.exclude, data.split_column}
+    return [name for name in contract.names(*contracts.FEATURE_TYPES) if name not in skipped]
+
+
+def validate(
+    frame: pd.DataFrame, params: Params, contract: contracts.Contract, source: str, contract_path: Path
+) -> tuple[pd.DataFrame, list[str]]:
+    """The typed frame and the feature columns; or DataError listing every problem found, one per line."""
+    data = params.data
+    problems: list[str] = []
     duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
     if duplicated:
         raise DataError(f"{source}: duplicate column names {duplicated}; rename them")
+    frame = frame.rename(columns=str)
+    features = feature_columns(params, contract)
+    unknown = [name for name in frame.columns if name not in contract.columns]
+    if unknown:
+        problems.append(
+            f"columns {unknown} are not in {contract_path}; describe them there (run `adopt` again), "
+            "or remove them from the table"
+        )
+    not_described = [name for name in [*features, data.target] if name not in contract.columns]
+    if not_described:
+        problems.append(f"columns {not_described} are used but {contract_path} does not describe them")
     if data.target not in frame.columns:
         raise DataError(
             f"{source}: target column {data.target!r} not found; columns are {list(frame.columns)}; "
             "set data.target in params.yaml"
         )
-    features = data.features or [c for c in frame.columns if c != data.target]
-    missing = [c for c in features if c not in frame.columns]
-    if missing:
-        raise DataError(f"{source}: feature columns {missing} not found (listed in data.features)")
+    not_features = [name for name in features if name in contract.columns and contract[name].type not in contracts.FEATURE_TYPES]
+    if not_features:
+        problems.append(
+            f"data.features lists {not_features}, which the contract types as datetime or text; "
+            "a model learns only from numeric, categorical and boolean columns (or use model.type: custom)"
+        )
     if not features:
-        raise DataError(f"{source}: no feature columns besides the target {data.target!r}")
-
-    for column in [*features, data.target]:
-        nulls = int(frame[column].isna().sum())
-        if nulls:
-            raise DataError(f"{source}: column {column!r} has {rows(nulls)} empty; fill or drop them")
-    for column in features:
-        values = frame[column]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            bad = int(pd.to_numeric(values, errors="coerce").isna().sum())
-            raise DataError(
-                f"{source}: feature column {column!r} is not numeric ({rows(bad)} not a number); "
-                "encode it as numbers or leave it out of data.features"
-            )
-        infinite = int(np.isinf(values.to_numpy(dtype=float)).sum())
-        if infinite:
-            raise DataError(f"{source}: feature column {column!r} has {rows(infinite)} infinite")
-
-    target = frame[data.target]
-    if params.task == "classification":
-        _validate_labels(target, data.labels, source)
-    else:
-        _validate_target_range(target, data.target_range, source)
-    return features
+        problems.append(f"no feature columns besides the target {data.target!r}; check data.features and data.exclude")
+    if data.split_column and data.split_column not in frame.columns:
+        problems.append(f"data.split_column {data.split_column!r} is not a column of the table")
+    checked = [name for name in dict.fromkeys([*features, data.target, data.split_column]) if name in contract.columns]
+    typed = contracts.typed(frame, contract)
+    problems += contracts.check(typed, contract, checked, contract_path)
+    problems += _target_problems(typed[data.target], params)
+    if problems:
+        raise DataError(f"{source}: {len(problems)} problems found:\n  - " + "\n  - ".join(problems))
+    return typed, features
 
 
-def _validate_labels(target: pd.Series, allowed: list[int | str], source: str) -> None:
-    present = target.unique().tolist()
+def _target_problems(target: pd.Series, params: Params) -> list[str]:
+    present = target.dropna()
+    name = target.name
+    if params.task == "regression":
+        if not pd.api.types.is_numeric_dtype(present):
+            return [f"target column {name!r} is not numeric; regression needs numbers (or set task: classification)"]
+        bounds = params.data.target_range
+        if bounds is not None:
+            outside = int(((present < bounds[0]) | (present > bounds[1])).sum())
+            if outside:
+                return [
+                    f"target column {name!r} has {rows(outside)} outside data.target_range "
+                    f"[{bounds[0]}, {bounds[1]}]; widen it in params.yaml if they are valid"
+                ]
+        return []
+    problems = []
+    allowed = [str(label) for label in params.data.labels]
     if allowed:
-        unexpected = target[~target.isin(allowed)]
+        unexpected = present[~present.astype(str).isin(allowed)]
         if len(unexpected):
-            raise DataError(
-                f"{source}: target column {target.name!r} has {rows(len(unexpected))} with labels "
-                f"{sorted(set(unexpected.tolist()), key=str)} outside data.labels {allowed}"
+            problems.append(
+                f"target column {name!r} has {rows(len(unexpected))} with labels "
+                f"{sorted({str(v) for v in unexpected}, key=str)} outside data.labels {params.data.labels}"
             )
-    if len(present) < 2:
-        raise DataError(f"{source}: target column {target.name!r} has a single class {present}")
-    counts = target.value_counts()
-    if counts.min() < 2:
-        raise DataError(
-            f"{source}: class {counts.idxmin()!r} of {target.name!r} has one row; "
-            "a stratified split needs at least two per class"
+    counts = present.astype(str).value_counts()
+    if len(counts) < 2:
+        problems.append(f"target column {name!r} has a single class {counts.index.tolist()}")
+    elif counts.min() < 2:
+        problems.append(
+            f"class {counts.idxmin()!r} of {name!r} has one row; a split needs at least two per class "
+            "(merge it into another class or drop the row)"
         )
+    return problems
 
 
-def _validate_target_range(target: pd.Series, bounds: tuple[float, float] | None, source: str) -> None:
-    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
-        raise DataError(f"{source}: target column {target.name!r} is not numeric; regression needs numbers")
-    if bounds is None:
-        return
-    low, high = bounds
-    outside = int(((target < low) | (target > high)).sum())
-    if outside:
-        raise DataError(
-            f"{source}: target column {target.name!r} has {rows(outside)} outside data.target_range [{low}, {high}]"
-        )
+def labels_of(target: pd.Series) -> pd.Series:
+    """Class labels as the model sees them: integers stay integers, anything else is text."""
+    present = target.dropna()
+    if pd.api.types.is_numeric_dtype(present) and (present == present.round()).all():
+        return target.astype("Int64").astype(object).where(target.notna(), None)
+    return contracts.as_text(target)
+
+
+def deduplicate(frame: pd.DataFrame, columns: list[str], policy: str) -> tuple[pd.DataFrame, int]:
+    """Drop exact duplicate rows of ``columns`` when the policy says so; return the frame and the count found."""
+    repeated = int(frame.duplicated(subset=columns).sum())
+    if policy == "drop" and repeated:
+        frame = frame.drop_duplicates(subset=columns, keep="first")
+    return frame, repeated
+
+
+def row_keys(frame: pd.DataFrame) -> np.ndarray:
+    """One hash per row of these columns: equal rows, equal keys (the leakage checks compare them)."""
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 
 def split(frame: pd.DataFrame, features: list[str], params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Deterministic train/test split (stratified for classification), seeded from params."""
-    columns = [*features, params.data.target]
-    stratify = frame[params.data.target] if params.task == "classification" else None
-    train, test = train_test_split(
-        frame[columns],
-        test_size=params.data.test_size,
-        random_state=params.seed,
-        stratify=stratify,
-    )
+    """Deterministic train/test split as data.split says, seeded from params."""
+    from sklearn.model_selection import train_test_split
+
+    data = params.data
+    if data.split == "time":
+        moments = pd.to_datetime(frame[data.split_column], errors="coerce", format="mixed")
+        if moments.isna().any():
+            raise DataError(
+                f"data.split_column {data.split_column!r}: {rows(int(moments.isna().sum()))} are not dates or times"
+            )
+        # The latest share is the test split; rows at the boundary's moment all go to test.
+        boundary = moments.sort_values(kind="stable").iloc[int(round(len(frame) * (1 - data.test_size)))]
+        test_mask = (moments >= boundary).to_numpy()
+    else:
+        if data.split == "group":
+            groups = contracts.as_text(frame[data.split_column]).fillna("(missing)").to_numpy()
+        elif data.duplicates == "drop":
+            groups = row_keys(frame[features])  # identical feature rows stay on one side
+        else:
+            groups = np.arange(len(frame))
+        unique, first = np.unique(groups, return_index=True)
+        stratify = None
+        if data.split == "stratified":
+            labels = frame[data.target].astype(str).to_numpy()[first]
+            counts = pd.Series(labels).value_counts()
+            if counts.min() >= 2 and len(unique) * data.test_size >= len(counts):
+                stratify = labels
+        if len(unique) < 2:
+            raise DataError(f"{len(unique)} distinct groups; a split needs at least two")
+        _, test_groups = train_test_split(unique, test_size=data.test_size, random_state=params.seed, stratify=stratify)
+        test_mask = np.isin(groups, test_groups)
+    columns = [*features, data.target] + ([data.split_column] if data.split in ("group", "time") else [])
+    selected = frame[columns]
+    train, test = selected[~test_mask], selected[test_mask]
+    if train.empty or test.empty:
+        raise DataError("the split left no rows on one side; change data.test_size or data.split")
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def run(params: Params, out_dir: Path = PROCESSED_DIR) -> Schema:
-    """The ``data`` stage: load, validate, split, write the split and its schema."""
-    frame, source, digest = load_raw(params.data)
-    features = validate(frame, params, source)
+def fingerprint(params: Params, data_hash: str, contract_path: Path) -> dict[str, str]:
+    """What the split depends on, hashed: the tests refuse outputs whose inputs have changed since."""
+    settings = json.dumps(params.as_dict(include={"task", "seed", "data"}), sort_keys=True)
+    contract_hash = file_sha256(contract_path) if contract_path.is_file() else ""
+    return {
+        "params": hashlib.sha256(settings.encode()).hexdigest(),
+        "data": data_hash,
+        "contract": contract_hash,
+    }
+
+
+def current_fingerprint(params: Params, contract_path: Path = contracts.CONTRACT_PATH) -> dict[str, str]:
+    """The fingerprint the data stage would record now (reads the raw data to hash it)."""
+    if params.data.source == "sklearn":
+        data_hash = load_raw(params.data)[2]
+    else:
+        data_hash = file_sha256(params.data.path) if params.data.path.is_file() else "(missing)"
+    return fingerprint(params, data_hash, contract_path)
+
+
+def run(
+    params: Params, out_dir: Path = PROCESSED_DIR, contract_path: Path = contracts.CONTRACT_PATH
+) -> Schema:
+    """The ``data`` stage: load, check against the contract, deduplicate, split, write the split and its schema."""
+    contract = contracts.load(contract_path)
+    frame, source, digest = load_raw(params.data, contract)
+    frame, features = validate(frame, params, contract, source, contract_path)
+    target = params.data.target
+    if params.task == "classification":
+        frame[target] = labels_of(frame[target])
+    no_target = int(frame[target].isna().sum())
+    frame = frame[frame[target].notna()]  # a row without an outcome teaches nothing (the contract allowed it)
+    frame, repeated = deduplicate(frame, [*features, target], params.data.duplicates)
     train, test = split(frame, features, params)
-    labels = sorted(frame[params.data.target].unique().tolist()) if params.task == "classification" else []
+    labels = sorted(frame[target].unique().tolist(), key=str) if params.task == "classification" else []
+    feature_types = {name: contract[name].type for name in features}
     schema = Schema(
         task=params.task,
-        target=params.data.target,
+        target=target,
         features=features,
-        feature_ranges={c: (float(frame[c].min()), float(frame[c].max())) for c in features},
+        feature_types=feature_types,
+        categories={name: list(contract[name].categories) for name in features if feature_types[name] == "categorical"},
         labels=labels,
         data_source=source,
         data_hash=digest,
         rows=len(frame),
         train_rows=len(train),
         test_rows=len(test),
+        split=params.data.split,
+        split_column=params.data.split_column,
+        duplicates={
+            "exact_rows": repeated,
+            "dropped": repeated if params.data.duplicates == "drop" else 0,
+            "no_target_dropped": no_target,
+        },
+        inputs=fingerprint(params, digest, contract_path),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    train.to_csv(out_dir / TRAIN_FILE, index=False)
-    test.to_csv(out_dir / TEST_FILE, index=False)
+    train.to_parquet(out_dir / TRAIN_FILE, index=False)
+    test.to_parquet(out_dir / TEST_FILE, index=False)
     (out_dir / SCHEMA_FILE).write_text(schema.to_json(), encoding="utf-8")
     return schema
 
@@ -206,12 +330,31 @@ def load_split(directory: Path = PROCESSED_DIR) -> tuple[pd.DataFrame, pd.DataFr
     if missing:
         raise MissingOutputError(f"{', '.join(missing)} not found; run `dvc repro` first")
     schema = Schema.read(paths[2])
-    return pd.read_csv(paths[0]), pd.read_csv(paths[1]), schema
+    return pd.read_parquet(paths[0]), pd.read_parquet(paths[1]), schema
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def model_input(frame: pd.DataFrame, schema_or_types: Any) -> pd.DataFrame:
+    """The feature columns as the fitted pipeline expects them: float64 numbers (NaN when empty), text categories.
+
+    Used wherever rows meet the model (training, evaluation, ``predict``), so a raw table and
+    the split are prepared alike; the preparation itself (imputation, encoding) is the pipeline's.
+    """
+    types = schema_or_types.feature_types if hasattr(schema_or_types, "feature_types") else schema_or_types
+    columns = {}
+    for name, kind in types.items():
+        values = frame[name]
+        if kind == "categorical":
+            columns[name] = contracts.as_text(values)
+        elif kind == "boolean":
+            columns[name] = contracts.as_booleans(values)
+        else:
+            columns[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+    return pd.DataFrame(columns, index=frame.index)

@@ -22,10 +22,11 @@ from sklearn import metrics as skm
 
 from . import __version__, artifact, plots
 from .config import Params
-from .data import PROCESSED_DIR, Schema, load_split
+from .data import PROCESSED_DIR, Schema, load_split, model_input
 
 REPORTS_DIR = Path("reports")
 METRICS_FILE = REPORTS_DIR / "metrics.json"
+PER_CLASS_FILE = REPORTS_DIR / "per_class.json"  # classification: precision, recall, f1 and support by class
 
 # Which way is better for each metric: the quality floors, the tests and the PR gate use this.
 METRIC_GOALS = {
@@ -58,6 +59,23 @@ def classification_metrics(y_true: pd.Series, proba: np.ndarray, classes: np.nda
     }
 
 
+def per_class_metrics(y_true: pd.Series, proba: np.ndarray, classes: np.ndarray) -> dict[str, dict[str, float]]:
+    """Precision, recall, f1 and support of each class, keyed by the class label as text."""
+    predicted = classes[proba.argmax(axis=1)]
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y_true, predicted, labels=classes, zero_division=0
+    )
+    return {
+        str(label): {
+            "precision": round(float(precision[i]), 6),
+            "recall": round(float(recall[i]), 6),
+            "f1": round(float(f1[i]), 6),
+            "support": int(support[i]),
+        }
+        for i, label in enumerate(classes)
+    }
+
+
 def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, float]:
     return {
         "rmse": float(np.sqrt(skm.mean_squared_error(y_true, predicted))),
@@ -68,12 +86,13 @@ def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, fl
 
 def evaluate(model: Any, test: pd.DataFrame, schema: Schema, seed: int) -> tuple[dict, dict[str, pd.DataFrame]]:
     """Metrics (rounded, so they diff cleanly) and plot tables for the test split."""
-    features, y_true = test[schema.features], test[schema.target]
+    features, y_true = model_input(test, schema), test[schema.target]
     if schema.task == "classification":
         classes = model.classes_
         proba = model.predict_proba(features)
         scores = classification_metrics(y_true, proba, classes)
         tables = plots.classification_tables(y_true, proba, classes)
+        tables["per_class"] = per_class_metrics(y_true, proba, classes)
     else:
         predicted = model.predict(features)
         scores = regression_metrics(y_true, predicted)
@@ -152,11 +171,16 @@ def run(
     """The ``evaluate`` stage; returns the metrics it wrote."""
     _, test, schema = load_split(data_dir)
     # The model comes straight from the train stage; its hash is recorded here, then verified on every later load.
-    model = artifact.load_model(model_path)
+    extra = params.model.custom.trusted_types if params.model.custom else []
+    model = artifact.load_model(model_path, extra)
     scores, tables = evaluate(model, test, schema, params.seed)
+    per_class = tables.pop("per_class", None)
 
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    if per_class is not None:
+        text = json.dumps(per_class, indent=2, ensure_ascii=False)
+        (reports_dir / PER_CLASS_FILE.name).write_text(text + "\n", encoding="utf-8")
     plots.write_tables(tables, reports_dir / "plots")
     plots.render_figures(tables, schema.task, reports_dir / "figures")
 
@@ -170,6 +194,8 @@ def run(
             "git_commit": git_commit(),
             "task": schema.task,
             "features": schema.features,
+            "feature_types": schema.feature_types,
+            "categories": schema.categories,
             "target": schema.target,
             "labels": schema.labels,
             "data": {
@@ -178,6 +204,9 @@ def run(
                 "rows": schema.rows,
                 "train_rows": schema.train_rows,
                 "test_rows": schema.test_rows,
+                "split": schema.split,
+                "duplicates": schema.duplicates,
+                "inputs": schema.inputs,  # what the data stage's fingerprint was
             },
             "params": params.as_dict(exclude={"quality"}),  # what the model depends on
             "metrics": scores,
