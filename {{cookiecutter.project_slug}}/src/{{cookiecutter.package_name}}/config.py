@@ -33,8 +33,6 @@ class DataParams(_Strict):
     target: str = "target"
     features: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
-    labels: list[int | str] = Field(default_factory=list)
-    target_range: tuple[float, float] | None = None
     test_size: float = Field(0.2, gt=0.0, lt=1.0)
     split: Literal["random", "stratified", "group", "time"] = "random"
     split_column: str | None = None
@@ -100,10 +98,6 @@ class Params(_Strict):
 
     @model_validator(mode="after")
     def _task_specific_fields(self) -> Params:
-        if self.task == "regression" and self.data.labels:
-            raise ValueError("data.labels is for classification; use data.target_range for regression")
-        if self.task == "classification" and self.data.target_range is not None:
-            raise ValueError("data.target_range is for regression; use data.labels for classification")
         if self.task == "regression" and self.data.split == "stratified":
             raise ValueError("data.split: stratified is for classification; use random, group or time")
         return self

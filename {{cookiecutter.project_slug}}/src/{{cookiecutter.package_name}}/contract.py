@@ -324,9 +324,25 @@ def _row_numbers(index: Any) -> str:
 # --- describing a new table (adopt) ------------------------------------------------------------
 
 
-def infer(frame: Any) -> Contract:
-    """A contract that the table itself meets: types guessed from the values, ranges and categories observed."""
-    return Contract({str(name): infer_column(str(name), frame[name]) for name in frame.columns})
+def infer(frame: Any, target: str | None = None, task: str | None = None) -> Contract:
+    """A contract that the table itself meets: types guessed from the values, ranges and categories observed.
+
+    The target's type follows the task: the classes of a classification are categories
+    (however many, whatever they look like), a regression target is numeric.
+    """
+    columns = {}
+    for name in frame.columns:
+        column = infer_column(str(name), frame[name])
+        if str(name) == target and task == "classification":
+            present = as_text(frame[name]).dropna()
+            column = Column(column.name, "categorical", column.empty, categories=tuple(sorted(present.unique(), key=_label_order)))
+        columns[str(name)] = column
+    return Contract(columns)
+
+
+def _label_order(label: str) -> tuple:
+    """Whole-number labels in numeric order (2 before 10), the rest alphabetically after them."""
+    return (0, int(label), "") if label.lstrip("-").isdigit() else (1, 0, label)
 
 
 def infer_column(name: str, values: Any) -> Column:

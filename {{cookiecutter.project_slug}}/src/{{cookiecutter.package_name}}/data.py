@@ -164,46 +164,37 @@ def validate(
 
 
 def _target_problems(target: pd.Series, params: Params) -> list[str]:
+    """What the contract cannot say about a target: its type for the task, and enough rows per class.
+
+    The allowed classes (categories) or range of the target are the contract's, like any column's.
+    """
     present = target.dropna()
     name = target.name
     if params.task == "regression":
         if not pd.api.types.is_numeric_dtype(present):
-            return [f"target column {name!r} is not numeric; regression needs numbers (or set task: classification)"]
-        bounds = params.data.target_range
-        if bounds is not None:
-            outside = int(((present < bounds[0]) | (present > bounds[1])).sum())
-            if outside:
-                return [
-                    f"target column {name!r} has {rows(outside)} outside data.target_range "
-                    f"[{bounds[0]}, {bounds[1]}]; widen it in params.yaml if they are valid"
-                ]
+            return [f"target column {name!r} is not numeric; regression needs numbers (or bake a classification project)"]
         return []
-    problems = []
-    allowed = [str(label) for label in params.data.labels]
-    if allowed:
-        unexpected = present[~present.astype(str).isin(allowed)]
-        if len(unexpected):
-            problems.append(
-                f"target column {name!r} has {rows(len(unexpected))} with labels "
-                f"{sorted({str(v) for v in unexpected}, key=str)} outside data.labels {params.data.labels}"
-            )
     counts = present.astype(str).value_counts()
     if len(counts) < 2:
-        problems.append(f"target column {name!r} has a single class {counts.index.tolist()}")
-    elif counts.min() < 2:
-        problems.append(
+        return [f"target column {name!r} has a single class {counts.index.tolist()}"]
+    if counts.min() < 2:
+        return [
             f"class {counts.idxmin()!r} of {name!r} has one row; a split needs at least two per class "
             "(merge it into another class or drop the row)"
-        )
-    return problems
+        ]
+    return []
 
 
 def labels_of(target: pd.Series) -> pd.Series:
-    """Class labels as the model sees them: integers stay integers, anything else is text."""
-    present = target.dropna()
-    if pd.api.types.is_numeric_dtype(present) and (present == present.round()).all():
-        return target.astype("Int64").astype(object).where(target.notna(), None)
-    return contracts.as_text(target)
+    """Class labels as the model sees them: whole numbers (``1``, ``"1"``, ``1.0``) as integers, anything else as text.
+
+    Codes with a leading zero (``"007"``) stay text, so they keep their zeros.
+    """
+    text = contracts.as_text(target)
+    present = text.dropna()
+    if len(present) and present.str.fullmatch(r"-?(0|[1-9]\d*)").all():
+        return pd.Series([None if pd.isna(v) else int(v) for v in text], index=target.index, dtype=object)
+    return text
 
 
 def deduplicate(frame: pd.DataFrame, columns: list[str], policy: str) -> tuple[pd.DataFrame, int]:
