@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import artifact
 from .config import Params, load_params
-from .data import PROCESSED_DIR, SCHEMA_FILE, TEST_FILE, Schema
+from .data import PROCESSED_DIR, SCHEMA_FILE, TEST_FILE, Schema, model_input
 from .errors import MissingOutputError
 from .evaluate import METRIC_GOALS, METRICS_FILE
 
@@ -163,8 +163,8 @@ def predict_latency_ms(models: list[Any], row: pd.DataFrame, repeats: int = 50) 
 
 
 def first_test_row(side: Side) -> pd.DataFrame:
-    test = pd.read_csv(side.root / PROCESSED_DIR / TEST_FILE)
-    return test[side.schema.features].head(1)
+    test = pd.read_parquet(side.root / PROCESSED_DIR / TEST_FILE)
+    return model_input(test.head(1), side.schema)
 
 
 def roc_on_grid(table: pd.DataFrame, grid: np.ndarray) -> np.ndarray:

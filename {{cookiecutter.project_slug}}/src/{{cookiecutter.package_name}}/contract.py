@@ -248,51 +248,43 @@ def check(frame: Any, contract: Contract, columns: list[str], contract_path: Pat
     if missing:
         problems.append(f"columns {missing} are in the contract but not in the table; restore them or drop them")
     present = [name for name in columns if name in frame.columns]
-    schema_columns = {}
+    # pandera checks ranges and categories on the values that have the column's type; cells of
+    # another type (text in a numeric column) are counted on their own, as a type problem.
+    checkable, schema_columns = {}, {}
     for name in present:
-        column = contract[name]
+        column, values = contract[name], frame[name]
         checks = []
+        if column.type in ("numeric", "boolean"):
+            numbers = pd.to_numeric(values, errors="coerce")
+            wrong_type = values[numbers.isna() & values.notna()]
+            if len(wrong_type):
+                problems.append(_type_problem(name, column.type, wrong_type, contract_path))
+            values = numbers
         if column.type == "numeric" and (column.min is not None or column.max is not None):
             low = -math.inf if column.min is None else column.min
             high = math.inf if column.max is None else column.max
-            checks.append(pa.Check.in_range(low, high, name="range"))
+            checks.append(pa.Check.in_range(low, high))
         if column.type == "categorical":
-            checks.append(pa.Check.isin(list(column.categories), name="categories"))
-        if column.type == "boolean":
-            checks.append(pa.Check.isin([0.0, 1.0], name="boolean"))
+            checks.append(pa.Check.isin(list(column.categories)))
+        checkable[name] = values
         schema_columns[name] = pa.Column(checks=checks, nullable=True)
-    schema = pa.DataFrameSchema(schema_columns, strict=False)
     failures = pd.DataFrame(columns=["column", "check", "failure_case", "index"])
     try:
-        schema.validate(frame, lazy=True)
+        pa.DataFrameSchema(schema_columns, strict=False).validate(pd.DataFrame(checkable), lazy=True)
     except pa.errors.SchemaErrors as errors:
         failures = errors.failure_cases
 
     for name in present:
         column, values = contract[name], frame[name]
         fix_contract = f"if they are valid, widen columns.{name} in {contract_path}"
-        if column.type == "numeric" and values.dtype == object:
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = values[numbers.isna() & values.notna()]
-            problems.append(
-                f"column {name!r} is numeric in the contract but {rows(len(bad))} hold text "
-                f"{_examples(bad)} (first at {_row_numbers(bad.index)}); fix the cells, or make the column "
-                f"categorical in {contract_path}"
-            )
-        if column.type == "boolean" and values.dtype == object:
-            bad = values[values.map(lambda value: not isinstance(value, float))]
-            problems.append(
-                f"column {name!r} is boolean in the contract but {rows(len(bad))} hold other values "
-                f"{_examples(bad)} (first at {_row_numbers(bad.index)}); use true/false, yes/no or 1/0"
-            )
         mine = failures[failures["column"] == name]
-        outside = mine[mine["check"].astype(str).str.startswith("range")]
+        outside = mine[mine["check"].astype(str).str.startswith("in_range")]  # pandera names its checks so
         if len(outside):
             problems.append(
                 f"column {name!r} has {rows(len(outside))} outside [{_plain(column.min)}, {_plain(column.max)}] "
                 f"{_examples(outside['failure_case'])} (first at {_row_numbers(outside['index'])}); {fix_contract}"
             )
-        unknown = mine[mine["check"].astype(str).str.startswith("categories")]
+        unknown = mine[mine["check"].astype(str).str.startswith("isin")]
         if len(unknown):
             problems.append(
                 f"column {name!r} has {rows(len(unknown))} with categories the contract does not list "
@@ -308,6 +300,19 @@ def check(frame: Any, contract: Contract, columns: list[str], contract_path: Pat
                 f"in {contract_path}"
             )
     return problems
+
+
+def _type_problem(name: str, kind: str, cells: Any, contract_path: Path) -> str:
+    if kind == "boolean":
+        return (
+            f"column {name!r} is boolean in the contract but {rows(len(cells))} hold other values "
+            f"{_examples(cells)} (first at {_row_numbers(cells.index)}); use true/false, yes/no or 1/0"
+        )
+    return (
+        f"column {name!r} is numeric in the contract but {rows(len(cells))} hold text "
+        f"{_examples(cells)} (first at {_row_numbers(cells.index)}); fix the cells, or make the column "
+        f"categorical in {contract_path}"
+    )
 
 
 def _examples(values: Any, most: int = 5) -> str:

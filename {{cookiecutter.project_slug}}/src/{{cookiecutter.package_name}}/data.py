@@ -282,7 +282,9 @@ def run(
         frame[target] = labels_of(frame[target])
     no_target = int(frame[target].isna().sum())
     frame = frame[frame[target].notna()]  # a row without an outcome teaches nothing (the contract allowed it)
-    frame, repeated = deduplicate(frame, [*features, target], params.data.duplicates)
+    # Rows are duplicates when everything the split and the model see is equal (a repeat at another time is not).
+    used = [*features, target] + ([params.data.split_column] if params.data.split_column else [])
+    frame, repeated = deduplicate(frame, used, params.data.duplicates)
     train, test = split(frame, features, params)
     labels = sorted(frame[target].unique().tolist(), key=str) if params.task == "classification" else []
     feature_types = {name: contract[name].type for name in features}

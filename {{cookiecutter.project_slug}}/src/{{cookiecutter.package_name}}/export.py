@@ -131,7 +131,9 @@ def convert(model: Any, feature_types: dict[str, str]) -> bytes:
     if not _casts_to_float32(estimator) or len(steps) == 1:
         if len(steps) == 1 and any(kind in TEXT_TYPES for kind in feature_types.values()):
             raise ValueError("the estimator takes text columns without a preparation step")
-        return _to_onnx(model, inputs, options).SerializeToString()
+        whole = _to_onnx(model, inputs, options)
+        whole.graph.doc_string = ""
+        return whole.SerializeToString()
 
     before = _to_onnx(Pipeline(steps[:-1]), inputs)
     width = len(Pipeline(steps[:-1]).get_feature_names_out())
@@ -157,6 +159,8 @@ def convert(model: Any, feature_types: dict[str, str]) -> bytes:
         ir_version=final.ir_version,
     )
     merged = compose.merge_models(preprocess, final, io_map=[("features", "features")])
+    # merge_models adds a random suffix to the name and a note to the doc string: the same model must give the same bytes.
+    merged.graph.name, merged.graph.doc_string = "model", ""
     merged.producer_name, merged.producer_version = final.producer_name, final.producer_version
     return merged.SerializeToString()
 

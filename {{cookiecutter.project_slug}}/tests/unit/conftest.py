@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
+from {{ cookiecutter.package_name }} import contract, data
 from {{ cookiecutter.package_name }}.config import Params
 
 
@@ -17,12 +18,21 @@ def workdir(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+def write_contract(folder: Path, frame: pd.DataFrame, target: str, task: str) -> Path:
+    """The data contract this table meets, as `adopt` writes it, in folder/data-contract.yaml."""
+    path = folder / contract.CONTRACT_PATH
+    contract.write(contract.infer(frame.astype(str).where(frame.notna()), target, task), "pkg", path)
+    return path
+
+
 def write_raw_csv(folder: Path, features, target, target_name: str) -> Path:
-    """Save generated rows as data/raw/data.csv, with columns x0, x1, ... and the target."""
+    """Save generated rows as data/raw/data.csv (columns x0, x1, ... and the target) and their contract."""
     frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(features.shape[1])])
     path = folder / "data/raw/data.csv"
     path.parent.mkdir(parents=True)
-    frame.assign(**{target_name: target}).to_csv(path, index=False)
+    frame = frame.assign(**{target_name: target})
+    frame.to_csv(path, index=False)
+    write_contract(folder, frame, target_name, "classification" if target_name == "label" else "regression")
     return path
 
 
@@ -37,14 +47,27 @@ def regression_csv(workdir) -> Path:
 
 
 @pytest.fixture
+def contract_of():
+    """contract_of(folder, frame, target, task): write the contract a table meets into folder."""
+    return write_contract
+
+
+@pytest.fixture
+def sample_contract(workdir) -> Path:
+    """The contract of the default sample table (breast cancer), for runs on Params()."""
+    return write_contract(workdir, data.sklearn_frame("breast_cancer", "target"), "target", "classification")
+
+
+@pytest.fixture
 def csv_params():
     """Build Params that read a CSV, with a small forest unless the model is overridden."""
 
     def make(path: Path, target: str, task: str = "classification", **model) -> Params:
+        split = "stratified" if task == "classification" else "random"
         return Params.model_validate(
             {
                 "task": task,
-                "data": {"source": "csv", "path": str(path), "target": target},
+                "data": {"source": "file", "path": str(path), "target": target, "split": split},
                 "model": {"type": "random_forest", "hyperparameters": {"n_estimators": 10}, **model},
             }
         )
@@ -70,10 +93,11 @@ def _trained_once(tmp_path_factory, shared_classification_csv) -> tuple[Path, Pa
     params = Params.model_validate(
         {
             "task": "classification",
-            "data": {"source": "csv", "path": str(csv), "target": "label"},
+            "data": {"source": "file", "path": str(csv), "target": "label", "split": "stratified"},
             "model": {"type": "random_forest", "hyperparameters": {"n_estimators": 10}},
         }
     )
+    shutil.copy(csv.parents[2] / contract.CONTRACT_PATH, folder / contract.CONTRACT_PATH)
     before = Path.cwd()
     os.chdir(folder)
     try:
@@ -91,4 +115,5 @@ def trained_outputs(_trained_once, workdir) -> Params:
     folder, params = _trained_once
     for name in ("data", "models", "reports"):
         shutil.copytree(folder / name, workdir / name)
+    shutil.copy(folder / contract.CONTRACT_PATH, workdir / contract.CONTRACT_PATH)
     return params.model_copy(deep=True)

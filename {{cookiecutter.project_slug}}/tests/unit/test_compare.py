@@ -6,7 +6,7 @@ from {{ cookiecutter.package_name }}.compare import MetricChange, Side, changed_
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import Schema
 
-SCHEMA = Schema("classification", "y", ["x"], {"x": (0.0, 1.0)}, [0, 1], "test", "0" * 64, 10, 8, 2)
+SCHEMA = Schema("classification", "y", ["x"], {"x": "numeric"}, {}, [0, 1], "test", "0" * 64, 10, 8, 2)
 
 
 def side(metrics: dict[str, float], **quality) -> Side:

@@ -43,5 +43,17 @@ def test_a_missing_file_says_where_to_run(tmp_path):
 
 
 def test_task_specific_settings_cannot_be_mixed(tmp_path):
-    with pytest.raises(ConfigError, match=r"data\.labels is for classification"):
-        load_params(write(tmp_path, "task: regression\ndata:\n  labels: [0, 1]\n"))
+    with pytest.raises(ConfigError, match=r"data\.split: stratified is for classification"):
+        load_params(write(tmp_path, "task: regression\ndata:\n  split: stratified\n"))
+
+
+def test_a_group_or_time_split_needs_its_column(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.split: time needs data\.split_column"):
+        load_params(write(tmp_path, "data:\n  split: time\n"))
+
+
+def test_a_custom_model_needs_a_factory(tmp_path):
+    with pytest.raises(ConfigError, match=r"model\.type custom needs model\.custom\.factory"):
+        load_params(write(tmp_path, "model:\n  type: custom\n"))
+    with pytest.raises(ConfigError, match=r"model\.custom\.factory"):
+        load_params(write(tmp_path, "model:\n  type: custom\n  custom:\n    factory: not a path\n"))

@@ -1,5 +1,6 @@
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -8,10 +9,11 @@ from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import DataError, MissingOutputError
 
 
-def test_the_sample_dataset_loads_without_a_download(workdir):
-    schema = data.run(Params())
+def test_the_sample_dataset_loads_without_a_download(sample_contract):
+    schema = data.run(Params(data={"split": "stratified"}))
     assert schema.rows == schema.train_rows + schema.test_rows > 100
     assert schema.data_source.startswith("sklearn:")
+    assert schema.labels == [0, 1], "whole-number classes stay numbers"
 
 
 def test_the_split_is_deterministic(classification_csv, workdir, csv_params):
@@ -40,54 +42,186 @@ def test_a_missing_target_column_is_named(classification_csv, csv_params):
         data.run(csv_params(classification_csv, "outcome"))
 
 
-def test_empty_cells_are_counted_by_column(classification_csv, csv_params):
-    frame = pd.read_csv(classification_csv)
-    frame.loc[[3, 7, 9], "x2"] = None
-    frame.to_csv(classification_csv, index=False)
-    with pytest.raises(DataError, match=r"data\.csv: column 'x2' has 3 rows empty"):
-        data.run(csv_params(classification_csv, "label"))
-
-
-def test_text_in_a_feature_column_is_refused(classification_csv, csv_params):
-    frame = pd.read_csv(classification_csv)
-    frame["x1"] = frame["x1"].astype(object)
-    frame.loc[[0, 1], "x1"] = "unknown"
-    frame.to_csv(classification_csv, index=False)
-    with pytest.raises(DataError, match=r"feature column 'x1' is not numeric \(2 rows not a number\)"):
-        data.run(csv_params(classification_csv, "label"))
-
-
-def test_labels_outside_the_allowed_set_are_counted(classification_csv):
-    params = Params.model_validate(
-        {"data": {"source": "csv", "path": str(classification_csv), "target": "label", "labels": [0]}}
-    )
-    with pytest.raises(DataError, match=r"has \d+ rows? with labels \[1\] outside data.labels \[0\]"):
-        data.run(params)
-
-
-def test_regression_targets_outside_the_range_are_counted(regression_csv):
-    params = Params.model_validate(
-        {
-            "task": "regression",
-            "data": {"source": "csv", "path": str(regression_csv), "target": "y", "target_range": [0, 1e9]},
-        }
-    )
-    with pytest.raises(DataError, match=r"target column 'y' has \d+ rows? outside data.target_range"):
-        data.run(params)
-
-
-def test_a_malformed_csv_names_the_file(workdir, csv_params):
+def test_a_malformed_csv_names_the_file(workdir, classification_csv, csv_params):
     path = workdir / "broken.csv"
     path.write_text('a,b,label\n1,2,0\n3,"4,1\n')
     with pytest.raises(DataError, match=r"broken\.csv: not a readable CSV file"):
         data.run(csv_params(path, "label"))
 
 
-def test_a_missing_csv_says_how_to_add_it(workdir, csv_params):
-    with pytest.raises(DataError, match=r"file not found; put your CSV there and run `dvc add"):
-        data.run(csv_params(workdir / "data/raw/data.csv", "label"))
+def test_a_missing_file_says_how_to_add_it(workdir, classification_csv, csv_params):
+    with pytest.raises(DataError, match=r"file not found; put your table there and run `adopt"):
+        data.run(csv_params(workdir / "data/raw/other.csv", "label"))
 
 
 def test_missing_outputs_say_to_run_the_pipeline(workdir):
     with pytest.raises(MissingOutputError, match="run `dvc repro` first"):
         data.load_split()
+
+
+# --- raw tables: text, empty cells, duplicates, several string classes -----------------------
+
+
+def raw_table(rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    """A table as people export them: a row index, an ID, text categories, empty cells, string classes."""
+    rng = np.random.default_rng(seed)
+    size = rng.normal(50, 8, rows).round(1)
+    island = rng.choice(["Biscoe", "Dream", "Torgersen"], rows)
+    score = size + (island == "Dream") * 8 + rng.normal(0, 3, rows)
+    frame = pd.DataFrame(
+        {
+            "Unnamed: 0": np.arange(rows),
+            "id": [f"P{i:05d}" for i in range(rows)],
+            "island": island,
+            "size": size,
+            "code": rng.choice(["007", "010", "123"], rows),
+            "species": np.where(score > 58, "Gentoo", np.where(score > 47, "Chinstrap", "Adelie")),
+        }
+    )
+    frame.loc[rng.choice(rows, 12, replace=False), "size"] = np.nan
+    frame.loc[rng.choice(rows, 9, replace=False), "island"] = np.nan
+    return frame
+
+
+@pytest.fixture
+def raw_csv(workdir, contract_of):
+    """A raw table in data/raw/table.csv, its contract, and params that read it."""
+
+    def make(frame: pd.DataFrame | None = None, **data_settings) -> tuple[pd.DataFrame, Params]:
+        frame = raw_table() if frame is None else frame
+        path = workdir / "data/raw/table.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+        contract_of(workdir, pd.read_csv(path, dtype=str), "species", "classification")
+        settings = {"source": "file", "path": str(path), "target": "species", "exclude": ["Unnamed: 0", "id"]}
+        return frame, Params.model_validate({"data": {**settings, **data_settings}})
+
+    return make
+
+
+def test_text_and_empty_cells_are_valid_input(raw_csv):
+    _, params = raw_csv()
+    schema = data.run(params)
+    assert schema.features == ["island", "size", "code"]
+    assert schema.feature_types == {"island": "categorical", "size": "numeric", "code": "categorical"}
+    assert schema.categories["code"] == ["007", "010", "123"], "codes keep their leading zeros"
+    assert schema.labels == ["Adelie", "Chinstrap", "Gentoo"]
+    train, test, _ = data.load_split()
+    assert train["island"].isna().any() or test["island"].isna().any()
+    assert set(train["code"].dropna()) <= {"007", "010", "123"}
+
+
+def test_every_problem_of_a_table_is_reported_in_one_run(raw_csv, workdir):
+    frame, params = raw_csv()
+    broken = frame.astype({"size": object}).copy()
+    broken.loc[[3, 8], "size"] = "n/a cm"  # text in a numeric column
+    broken.loc[[5, 6, 7], "island"] = "Atlantis"  # a category the contract does not list
+    broken.loc[10, "size"] = 900.0  # outside the contract's range
+    broken.loc[range(20, 60), "code"] = np.nan  # more empty cells than allowed
+    path = workdir / "data/raw/table.csv"
+    broken.to_csv(path, index=False)
+    before = path.read_bytes()
+    with pytest.raises(DataError) as error:
+        data.run(params)
+    message = str(error.value)
+    assert "4 problems found" in message
+    assert "column 'size' is numeric in the contract but 2 rows hold text ['n/a cm'] (first at rows 4, 9)" in message
+    assert "column 'island' has 3 rows with categories the contract does not list ['Atlantis']" in message
+    assert "column 'size' has 1 row outside" in message and "[900.0]" in message
+    assert "column 'code' has 40 rows empty" in message and "the contract allows none" in message
+    assert path.read_bytes() == before, "the raw file is never modified"
+
+
+def test_a_column_the_contract_does_not_describe_is_named(raw_csv, workdir):
+    frame, params = raw_csv()
+    frame.assign(extra=1).to_csv(workdir / "data/raw/table.csv", index=False)
+    with pytest.raises(DataError, match=r"columns \['extra'\] are not in data-contract\.yaml"):
+        data.run(params)
+
+
+USED = ["island", "size", "code", "species"]  # what the model and the split see of raw_table()
+
+
+def test_exact_duplicates_are_counted_and_dropped(raw_csv):
+    frame = raw_table()
+    repeated = int(frame.duplicated(USED).sum()) + 15
+    _, params = raw_csv(pd.concat([frame, frame.iloc[:15]], ignore_index=True))
+    schema = data.run(params)
+    assert schema.duplicates["exact_rows"] == schema.duplicates["dropped"] == repeated
+    assert schema.rows == 315 - repeated
+    train, test, _ = data.load_split()
+    train_rows = set(data.row_keys(train[schema.features]))
+    assert not train_rows & set(data.row_keys(test[schema.features])), "identical feature rows stay on one side"
+
+
+def test_duplicates_can_be_kept(raw_csv):
+    frame = raw_table()
+    repeated = int(frame.duplicated(USED).sum()) + 15
+    _, params = raw_csv(pd.concat([frame, frame.iloc[:15]], ignore_index=True), duplicates="keep")
+    schema = data.run(params)
+    assert schema.duplicates == {"exact_rows": repeated, "dropped": 0, "no_target_dropped": 0}
+    assert schema.rows == 315
+
+
+def test_rows_without_a_target_are_left_out(raw_csv, workdir, contract_of):
+    frame = raw_table()
+    _, params = raw_csv(frame)
+    frame.loc[[1, 2], "species"] = np.nan
+    frame.to_csv(workdir / "data/raw/table.csv", index=False)
+    contract_of(workdir, pd.read_csv(workdir / "data/raw/table.csv", dtype=str), "species", "classification")
+    schema = data.run(params)
+    kept = frame[frame["species"].notna()]
+    assert schema.duplicates["no_target_dropped"] == 2
+    assert schema.rows == len(kept) - kept.duplicated(USED).sum()
+
+
+def test_a_group_split_keeps_each_group_on_one_side(raw_csv):
+    frame = raw_table().assign(farm=lambda f: [f"farm{i % 23}" for i in range(len(f))])
+    _, params = raw_csv(frame, split="group", split_column="farm")
+    schema = data.run(params)
+    train, test, _ = data.load_split()
+    assert "farm" not in schema.features and "farm" in test.columns
+    assert not set(train["farm"]) & set(test["farm"])
+
+
+def test_a_time_split_tests_on_the_latest_rows(raw_csv):
+    frame = raw_table().assign(day=lambda f: pd.date_range("2024-01-01", periods=len(f), freq="D").astype(str))
+    _, params = raw_csv(frame.sample(frac=1, random_state=1), split="time", split_column="day")
+    schema = data.run(params)
+    train, test, _ = data.load_split()
+    assert "day" not in schema.features
+    assert pd.to_datetime(train["day"]).max() < pd.to_datetime(test["day"]).min()
+    assert len(test) == 60
+
+
+def test_a_time_split_refuses_values_that_are_not_dates(raw_csv):
+    _, params = raw_csv(split="time", split_column="island")
+    with pytest.raises(DataError, match=r"data.split_column 'island': \d+ rows are not dates or times"):
+        data.run(params)
+
+
+def test_a_class_with_one_row_is_named_with_the_fix(raw_csv):
+    frame = raw_table()
+    frame.loc[0, "species"] = "Emperor"
+    _, params = raw_csv(frame)
+    with pytest.raises(DataError, match=r"class 'Emperor' of 'species' has one row; .*merge it"):
+        data.run(params)
+
+
+def test_the_fingerprint_follows_params_data_and_contract(raw_csv, workdir):
+    _, params = raw_csv()
+    recorded = data.run(params).inputs
+    assert data.current_fingerprint(params) == recorded
+    changed = params.model_copy(update={"seed": 7})
+    assert data.current_fingerprint(changed)["params"] != recorded["params"]
+    with (workdir / "data-contract.yaml").open("a") as handle:
+        handle.write("# reviewed\n")
+    assert data.current_fingerprint(params)["contract"] != recorded["contract"]
+
+
+def test_model_input_gives_the_pipeline_its_types():
+    frame = pd.DataFrame({"n": ["1.5", None], "c": [7, None], "b": ["yes", "no"]})
+    prepared = data.model_input(frame, {"n": "numeric", "c": "categorical", "b": "boolean"})
+    assert prepared["n"].dtype == np.float64 and np.isnan(prepared["n"][1])
+    assert prepared["c"][0] == "7" and pd.isna(prepared["c"][1])
+    assert prepared["b"].tolist() == [1.0, 0.0]

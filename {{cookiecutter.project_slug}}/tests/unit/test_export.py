@@ -27,7 +27,7 @@ def pipeline(request, csv_params):
 @pytest.mark.parametrize("task", ["classification", "regression"])
 @pytest.mark.parametrize("scale", [True, False], ids=["scaled", "unscaled"])
 def test_onnx_matches_scikit_learn_and_is_recorded(pipeline, task, scale):
-    pipeline(task, type="random_forest", scale=scale, hyperparameters={"n_estimators": 10})
+    pipeline(task, type="random_forest", preprocessing={"scale": scale}, hyperparameters={"n_estimators": 10})
     record = export.run()
     assert record["runtime"] == "onnx" and record["fallback_reason"] is None
     assert record["onnx_sha256"] == artifact.sha256(export.ONNX_PATH.read_bytes())
@@ -91,6 +91,9 @@ class Probabilities:
 
     def predict_proba(self, _):
         return self.rows
+
+    def get_inputs(self):
+        return [type("Input", (), {"name": "x"})()]
 
     def run(self, _, __):
         return [None, self.rows]

@@ -10,6 +10,7 @@ import yaml
 from {{ cookiecutter.package_name }} import data, evaluate, report, train
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.contract import CONTRACT_PATH
 
 WEAK = {"n_estimators": 1, "max_depth": 1}
 STRONG = {"n_estimators": 30}
@@ -21,11 +22,17 @@ def pipeline_run(folder: Path, csv: Path, hyperparameters: dict, monkeypatch, ta
     tolerance = {"accuracy": 0.01, "roc_auc": 0.005} if task == "classification" else {"rmse": 1.0}
     settings = {
         "task": task,
-        "data": {"source": "csv", "path": str(csv), "target": "label" if task == "classification" else "y"},
+        "data": {
+            "source": "file",
+            "path": str(csv),
+            "target": "label" if task == "classification" else "y",
+            "split": "stratified" if task == "classification" else "random",
+        },
         "model": {"type": "random_forest", "hyperparameters": hyperparameters},
         "quality": {"tolerance": tolerance},
     }
     (folder / "params.yaml").write_text(yaml.safe_dump(settings))
+    shutil.copy(csv.parents[2] / CONTRACT_PATH, folder / CONTRACT_PATH)  # the table's contract, beside params.yaml
     monkeypatch.chdir(folder)
     params = load_params()
     data.run(params)
