@@ -107,7 +107,7 @@ def test_the_local_loop(tmp_path, answers, installer):
         shutil.rmtree(project / "data/processed")
         sh("dvc", "pull")
         assert md5(model) == first_md5
-        assert (project / "data/processed/train.csv").is_file()
+        assert (project / "data/processed/train.parquet").is_file()
         assert "Data and pipelines are up to date." in sh("dvc", "status").stdout
 
     bring_your_own_csv(project, answers["task"], sh)

@@ -1,4 +1,11 @@
-"""Shared fixtures. Data and model tests read the pipeline's outputs: run `dvc repro` first."""
+"""Shared fixtures. Data and model tests read the pipeline's outputs: run `dvc repro` first.
+
+They judge only outputs of the current inputs: when ``params.yaml``, the raw data or the
+data contract changed since the pipeline ran (a failed ``data`` stage leaves the previous
+outputs in place), every such test fails with "outputs are from other inputs", never
+passes on stale metrics. A check that the project switched off (``quality.direction:
+null``) passes, and its reason is listed under "notes" at the end of the run.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +17,10 @@ from typing import TypeVar
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import artifact
+from {{ cookiecutter.package_name }} import artifact, contract
 from {{ cookiecutter.package_name }}.compare import Side, Verdict, judge
 from {{ cookiecutter.package_name }}.config import Params, load_params
-from {{ cookiecutter.package_name }}.data import Schema, load_split
+from {{ cookiecutter.package_name }}.data import Schema, load_split, stale_inputs
 from {{ cookiecutter.package_name }}.errors import MissingOutputError
 from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE
 
@@ -38,6 +45,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+NOTES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if NOTES:
+        terminalreporter.section("notes")
+        for note in dict.fromkeys(NOTES):
+            terminalreporter.write_line(note)
+
+
+@pytest.fixture(scope="session")
+def note() -> Callable[[str], None]:
+    """note(text): a reason shown at the end of the run (a check the project switched off, and why)."""
+    return NOTES.append
+
+
 def pipeline_output(read: Callable[[], T]) -> T:
     """Read a pipeline output; when it is missing, fail (never skip) and say what to run."""
     try:
@@ -52,8 +75,24 @@ def params() -> Params:
 
 
 @pytest.fixture(scope="session")
-def split() -> tuple[pd.DataFrame, pd.DataFrame, Schema]:
-    return pipeline_output(lambda: load_split(PROJECT_ROOT / "data/processed"))
+def data_contract() -> contract.Contract:
+    return contract.load(PROJECT_ROOT / contract.CONTRACT_PATH)
+
+
+def refuse_stale(recorded: dict[str, str], params: Params, what: str) -> None:
+    changed = stale_inputs(recorded, params, PROJECT_ROOT)
+    if changed:
+        pytest.fail(
+            f"{what} are from other inputs ({', '.join(changed)} changed since the pipeline ran); run `dvc repro`",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def split(params) -> tuple[pd.DataFrame, pd.DataFrame, Schema]:
+    loaded = pipeline_output(lambda: load_split(PROJECT_ROOT / "data/processed"))
+    refuse_stale(loaded[2].inputs, params, "data/processed")
+    return loaded
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +101,21 @@ def schema(split) -> Schema:
 
 
 @pytest.fixture(scope="session")
-def model():
+def metadata(params) -> dict:
+    """The record of the trained model, once it is known to come from the current inputs."""
+    record = pipeline_output(lambda: artifact.read_metadata(PROJECT_ROOT / artifact.METADATA_PATH))
+    refuse_stale(record.get("data", {}).get("inputs", {}), params, "the model and its metrics")
+    if record.get("params") != params.as_dict(exclude={"quality"}):
+        pytest.fail(
+            "the model and its metrics are from other inputs (model params changed since the pipeline ran); "
+            "run `dvc repro`",
+            pytrace=False,
+        )
+    return record
+
+
+@pytest.fixture(scope="session")
+def model(metadata):
     loaded, _ = pipeline_output(
         lambda: artifact.load_verified(PROJECT_ROOT / artifact.MODEL_PATH, PROJECT_ROOT / artifact.METADATA_PATH)
     )
@@ -70,11 +123,14 @@ def model():
 
 
 @pytest.fixture(scope="session")
-def metrics() -> dict[str, float]:
+def metrics(metadata) -> dict[str, float]:
     path = PROJECT_ROOT / METRICS_FILE
     if not path.is_file():
         pytest.fail(f"{METRICS_FILE} not found; run `dvc repro` first", pytrace=False)
-    return json.loads(path.read_text(encoding="utf-8"))
+    scores = json.loads(path.read_text(encoding="utf-8"))
+    if scores != metadata.get("metrics"):
+        pytest.fail(f"{METRICS_FILE} is not the one recorded with the model; run `dvc repro`", pytrace=False)
+    return scores
 
 
 @pytest.fixture

@@ -261,13 +261,20 @@ def fingerprint(params: Params, data_hash: str, contract_path: Path) -> dict[str
     }
 
 
-def current_fingerprint(params: Params, contract_path: Path = contracts.CONTRACT_PATH) -> dict[str, str]:
-    """The fingerprint the data stage would record now (reads the raw data to hash it)."""
+def current_fingerprint(params: Params, root: Path = Path()) -> dict[str, str]:
+    """The fingerprint the data stage would record now in the project at ``root`` (hashes the raw data)."""
     if params.data.source == "sklearn":
         data_hash = load_raw(params.data)[2]
     else:
-        data_hash = file_sha256(params.data.path) if params.data.path.is_file() else "(missing)"
-    return fingerprint(params, data_hash, contract_path)
+        path = root / params.data.path
+        data_hash = file_sha256(path) if path.is_file() else "(missing)"
+    return fingerprint(params, data_hash, root / contracts.CONTRACT_PATH)
+
+
+def stale_inputs(recorded: dict[str, str], params: Params, root: Path = Path()) -> list[str]:
+    """What changed since the data stage ran (``params``, ``data``, ``contract``); empty when nothing did."""
+    current = current_fingerprint(params, root)
+    return [name for name in current if recorded.get(name) != current[name]]
 
 
 def run(
