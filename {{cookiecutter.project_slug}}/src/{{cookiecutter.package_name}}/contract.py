@@ -340,7 +340,9 @@ def infer(frame: Any, target: str | None = None, task: str | None = None) -> Con
         column = infer_column(str(name), frame[name])
         if str(name) == target and task == "classification":
             present = as_text(frame[name]).dropna()
-            column = Column(column.name, "categorical", column.empty, categories=tuple(sorted(present.unique(), key=_label_order)))
+            column = Column(
+                column.name, "categorical", column.empty, categories=tuple(sorted(present.unique(), key=_label_order))
+            )
         columns[str(name)] = column
     return Contract(columns)
 
@@ -356,7 +358,8 @@ def infer_column(name: str, values: Any) -> Column:
     present = values.dropna()
     empty = _allowed_empty_share(values)
     if pd.api.types.is_bool_dtype(values) or (
-        len(present) and present.astype(str).str.strip().str.lower().isin(TRUE_WORDS | FALSE_WORDS).all()
+        len(present)
+        and present.astype(str).str.strip().str.lower().isin(TRUE_WORDS | FALSE_WORDS).all()
         and present.astype(str).str.strip().str.lower().nunique() == 2
         and not pd.api.types.is_float_dtype(values)
     ):

@@ -144,7 +144,9 @@ def validate(
             f"{source}: target column {data.target!r} not found; columns are {list(frame.columns)}; "
             "set data.target in params.yaml"
         )
-    not_features = [name for name in features if name in contract.columns and contract[name].type not in contracts.FEATURE_TYPES]
+    not_features = [
+        name for name in features if name in contract.columns and contract[name].type not in contracts.FEATURE_TYPES
+    ]
     if not_features:
         problems.append(
             f"data.features lists {not_features}, which the contract types as datetime or text; "
@@ -172,7 +174,9 @@ def _target_problems(target: pd.Series, params: Params) -> list[str]:
     name = target.name
     if params.task == "regression":
         if not pd.api.types.is_numeric_dtype(present):
-            return [f"target column {name!r} is not numeric; regression needs numbers (or bake a classification project)"]
+            return [
+                f"target column {name!r} is not numeric; regression needs numbers (or bake a classification project)"
+            ]
         return []
     counts = present.astype(str).value_counts()
     if len(counts) < 2:
@@ -222,7 +226,8 @@ def split(frame: pd.DataFrame, features: list[str], params: Params) -> tuple[pd.
                 f"data.split_column {data.split_column!r}: {rows(int(moments.isna().sum()))} are not dates or times"
             )
         # The latest share is the test split; rows at the boundary's moment all go to test.
-        boundary = moments.sort_values(kind="stable").iloc[int(round(len(frame) * (1 - data.test_size)))]
+        position = min(len(frame) - 1, round(len(frame) * (1 - data.test_size)))
+        boundary = moments.sort_values(kind="stable").iloc[position]
         test_mask = (moments >= boundary).to_numpy()
     else:
         if data.split == "group":
@@ -277,9 +282,7 @@ def stale_inputs(recorded: dict[str, str], params: Params, root: Path = Path()) 
     return [name for name in current if recorded.get(name) != current[name]]
 
 
-def run(
-    params: Params, out_dir: Path = PROCESSED_DIR, contract_path: Path = contracts.CONTRACT_PATH
-) -> Schema:
+def run(params: Params, out_dir: Path = PROCESSED_DIR, contract_path: Path = contracts.CONTRACT_PATH) -> Schema:
     """The ``data`` stage: load, check against the contract, deduplicate, split, write the split and its schema."""
     contract = contracts.load(contract_path)
     frame, source, digest = load_raw(params.data, contract)

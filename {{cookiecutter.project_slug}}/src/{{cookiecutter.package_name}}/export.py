@@ -159,7 +159,8 @@ def convert(model: Any, feature_types: dict[str, str]) -> bytes:
         ir_version=final.ir_version,
     )
     merged = compose.merge_models(preprocess, final, io_map=[("features", "features")])
-    # merge_models adds a random suffix to the name and a note to the doc string: the same model must give the same bytes.
+    # merge_models adds a random suffix to the name and a note to the doc string:
+    # the same model must give the same bytes.
     merged.graph.name, merged.graph.doc_string = "model", ""
     merged.producer_name, merged.producer_version = final.producer_name, final.producer_version
     return merged.SerializeToString()
@@ -256,7 +257,10 @@ def _plain_labels(classes: np.ndarray) -> list:
 def example_row(features: pd.DataFrame) -> dict[str, Any]:
     """The first row with its empty cells as null: the example of the service's request schema."""
     row = features.iloc[0]
-    return {name: None if _empty(value) else (value if isinstance(value, str) else float(value)) for name, value in row.items()}
+    return {
+        name: None if _empty(value) else (value if isinstance(value, str) else float(value))
+        for name, value in row.items()
+    }
 
 
 def run(

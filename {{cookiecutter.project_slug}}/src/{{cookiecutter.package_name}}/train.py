@@ -60,7 +60,10 @@ MAX_NATIVE_CATEGORIES = 250  # HistGradientBoosting takes at most 255 bins per f
 
 
 def frequent_categories(values: pd.Series, min_rows: int, most: int | None = None) -> list[str]:
-    """The categories seen in at least ``min_rows`` rows (empty cells counted as MISSING), most frequent first if capped."""
+    """The categories seen in at least ``min_rows`` rows (empty cells count as MISSING), sorted.
+
+    With ``most``, only the ``most`` commonest of them.
+    """
     counts = values.fillna(MISSING).value_counts()
     kept = counts[counts >= min_rows]
     if kept.empty:  # every value is rare: keep the commonest, so the column still says something

@@ -19,7 +19,7 @@ def test_columns_are_the_features_and_the_target(split):
 def test_the_split_meets_the_data_contract(split, data_contract, part):
     # The contract in Git is written and reviewed apart from the pipeline: a split that breaks
     # it (a type, a category, a range, empty cells) means the data stage let something through.
-    train, test, schema = split
+    train, test, _ = split
     frame = train if part == "train" else test
     used = [name for name in frame.columns if name in data_contract.columns]
     problems = check(typed(frame, data_contract), data_contract, used)

@@ -4,6 +4,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
@@ -117,3 +118,25 @@ def trained_outputs(_trained_once, workdir) -> Params:
         shutil.copytree(folder / name, workdir / name)
     shutil.copy(folder / contract.CONTRACT_PATH, workdir / contract.CONTRACT_PATH)
     return params.model_copy(deep=True)
+
+
+@pytest.fixture
+def mixed_table(workdir, contract_of):
+    """A raw table with text categories, empty cells in numeric and text columns, and string classes."""
+    rng = np.random.default_rng(3)
+    rows = 240
+    frame = pd.DataFrame(
+        {
+            "colour": rng.choice(["red", "green", "blue", "rare"], rows, p=[0.4, 0.35, 0.24, 0.01]),
+            "size": rng.normal(10, 3, rows).round(2),
+            "weight": rng.normal(50, 9, rows).round(1),
+        }
+    )
+    frame["grade"] = np.where(frame["size"] + (frame["colour"] == "red") * 3 > 11, "high", "low")
+    frame.loc[rng.choice(rows, 12, replace=False), "size"] = np.nan
+    frame.loc[rng.choice(rows, 10, replace=False), "colour"] = np.nan
+    path = workdir / "data/raw/mixed.csv"
+    path.parent.mkdir(parents=True)
+    frame.to_csv(path, index=False)
+    contract_of(workdir, pd.read_csv(path, dtype=str), "grade", "classification")
+    return path

@@ -1,10 +1,12 @@
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io as sio
 from sklearn.datasets import make_classification, make_regression
 
 from {{ cookiecutter.package_name }} import artifact
 from {{ cookiecutter.package_name }}.config import Params
+from {{ cookiecutter.package_name }}.data import Schema
 from {{ cookiecutter.package_name }}.errors import ArtifactError, MissingOutputError
 from {{ cookiecutter.package_name }}.train import ESTIMATORS, build_pipeline
 
@@ -13,11 +15,18 @@ SMALL = {"random_forest": {"n_estimators": 5}, "hist_gradient_boosting": {"max_i
 
 
 def fitted(task="classification", model_type="random_forest"):
+    """A fitted pipeline with its preparation step: numbers with gaps and a text category."""
     make = make_classification if task == "classification" else make_regression
-    features, target = make(n_samples=80, n_features=4, random_state=0)
+    values, target = make(n_samples=80, n_features=4, random_state=0)
+    features = pd.DataFrame(values, columns=["a", "b", "c", "d"])
+    features.loc[[1, 5], "a"] = np.nan
+    features["kind"] = pd.Series(["x", "y", None, "z"] * 20, dtype=object)
+    types = {"a": "numeric", "b": "numeric", "c": "numeric", "d": "boolean", "kind": "categorical"}
+    features["d"] = (features["d"] > 0).astype(float)
+    schema = Schema(task, "t", list(types), types, {"kind": ["x", "y", "z"]}, [], "test", "0", 80, 64, 16)
     model = {"type": model_type, "hyperparameters": SMALL.get(model_type, {})}
     params = Params.model_validate({"task": task, "model": model})
-    return build_pipeline(params).fit(features, target), features
+    return build_pipeline(params, schema, features).fit(features, target), features
 
 
 def test_equal_models_give_identical_bytes():

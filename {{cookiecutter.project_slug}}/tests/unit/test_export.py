@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }} import artifact, data, evaluate, export, serve, train
+from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.predict import predict_frame
 
 
@@ -124,3 +125,30 @@ def test_the_service_predicts_with_scikit_learn_when_onnx_cannot(pipeline, monke
     model, _ = artifact.load_verified()
     expected = predict_frame(model, rows, params.task)["prediction"]
     pd.testing.assert_series_equal(pd.DataFrame(answer.json()["predictions"])["prediction"], expected)
+
+
+@pytest.mark.parametrize("model_type", ["random_forest", "logistic_regression"])
+def test_a_pipeline_of_text_and_numbers_converts_with_parity(mixed_table, model_type):
+    params = Params.model_validate(
+        {
+            "data": {"source": "file", "path": str(mixed_table), "target": "grade", "split": "stratified"},
+            "model": {
+                "type": model_type,
+                "hyperparameters": {"n_estimators": 10} if model_type == "random_forest" else {},
+            },
+        }
+    )
+    data.run(params)
+    train.run(params)
+    record = export.run()
+    assert record["runtime"] == "onnx", record["fallback_reason"]
+    assert record["parity"]["max_abs_difference"] <= export.PROBABILITY_TOLERANCE
+    assert record["feature_types"] == {"colour": "categorical", "size": "numeric", "weight": "numeric"}
+    # Rows the test split never had: an unknown category, empty cells of both kinds.
+    session = export.session(export.ONNX_PATH.read_bytes())
+    rows = {"colour": ["violet", None, "red"], "size": [None, 3.0, 11.0], "weight": [50.0, None, 47.5]}
+    served = export.onnx_outputs(
+        session, export.feeds(rows, record["feature_types"], export.input_names(session)), "classification"
+    )
+    offline = artifact.load_model().predict_proba(data.model_input(pd.DataFrame(rows), record["feature_types"]))
+    np.testing.assert_allclose(served, offline, atol=export.PROBABILITY_TOLERANCE)
