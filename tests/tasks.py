@@ -109,7 +109,10 @@ def main() -> int:
     start.add_argument("output", nargs="?", type=Path, default=DEFAULT_OUTPUT, help="default: %(default)s")
     test = commands.add_parser("test", help="run the template's tests (extra arguments go to pytest)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    # parse_known_args: pytest's own options (-m, -k, -x) pass through even before any positional argument.
+    args, unknown = parser.parse_known_args()
+    if unknown and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
 
     if args.command == "quickstart":
         seconds, project = quickstart(args.output.resolve())
@@ -123,7 +126,8 @@ def main() -> int:
     node_tools()
     if shutil.which("git") is None:
         sys.exit("error: git is not installed; the tests bake Git repositories")
-    return subprocess.run([str(python), "-m", "pytest", *args.pytest_args], cwd=TEMPLATE, check=False).returncode
+    pytest_args = [*unknown, *args.pytest_args]
+    return subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=TEMPLATE, check=False).returncode
 
 
 if __name__ == "__main__":

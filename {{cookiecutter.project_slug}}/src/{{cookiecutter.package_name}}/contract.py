@@ -293,9 +293,11 @@ def check(frame: Any, contract: Contract, columns: list[str], contract_path: Pat
             )
         empty = int(values.isna().sum())
         if empty > column.empty * len(values) + 1e-9:
-            allowed = "none" if column.empty == 0 else f"at most {column.empty:.0%}"
+            # Shares as percentages by hand: a format spec ending in a percent sign before a brace reads as Jinja.
+            allowed = "none" if column.empty == 0 else f"at most {round(column.empty * 100)} percent"
+            share = round(100 * empty / len(values), 1)
             problems.append(
-                f"column {name!r} has {rows(empty)} empty ({empty / len(values):.1%}; the contract allows {allowed}) "
+                f"column {name!r} has {rows(empty)} empty ({share} percent; the contract allows {allowed}) "
                 f"(first at {_row_numbers(values.index[values.isna()])}); fill them, or raise columns.{name}.empty "
                 f"in {contract_path}"
             )
