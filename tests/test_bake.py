@@ -53,6 +53,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "predict",
         "report",
         "review",
+        "runtime",
         "serve",
         "smoke",
         "train",

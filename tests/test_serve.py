@@ -3,14 +3,15 @@
 Bake, install, `dvc repro`, then `<package> serve` on a free loopback port: predictions equal
 the offline ones (the `predict` command), bad input gets a 4xx naming the field, the
 OpenAPI spec holds up under schemathesis, SIGTERM lets a request in flight finish and exits
-cleanly, and a changed model file never becomes ready.
+cleanly, and a changed model file never becomes ready. Then the same on a raw table (text
+categories, codes, empty cells, an ID column): a raw row with text and null is answered as
+`predict` answers it offline.
 """
 
 from __future__ import annotations
 
 import csv
 import http.client
-import itertools
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+import rawtable
 from bakery import TOOLS_BIN, bake, run
 
 HOST = "127.0.0.1"
@@ -80,7 +82,7 @@ class Service:
 
 
 def offline_predictions(project: Path, rows: list[dict]) -> list[dict]:
-    """The `predict` command's answers for these rows (the path that reads and writes CSV)."""
+    """The `predict` command's answers for these rows (the path that reads and writes CSV; null: an empty cell)."""
     with (project / "rows.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -94,12 +96,12 @@ def offline_predictions(project: Path, rows: list[dict]) -> list[dict]:
 
 
 def first_rows(project: Path, count: int) -> list[dict]:
-    """The first rows of the test split, features only."""
-    features = json.loads((project / "models/metadata.json").read_text())["features"]
-    with (project / "data/processed/test.csv").open() as handle:
-        return [
-            {name: float(row[name]) for name in features} for row in itertools.islice(csv.DictReader(handle), count)
-        ]
+    """The first rows of the test split, as a client sends them (the project's own export.request_rows)."""
+    script = (
+        f"import json, sys; from {PACKAGE} import data, export; _, test, schema = data.load_split(); "
+        "print(json.dumps(export.request_rows(test.head(int(sys.argv[1])), schema.feature_types)))"
+    )
+    return json.loads(run([str(project / ".venv/bin/python"), "-c", script, str(count)], project).stdout)
 
 
 def assert_same(answer: list[dict], expected: list[dict]) -> None:
@@ -107,16 +109,41 @@ def assert_same(answer: list[dict], expected: list[dict]) -> None:
     for got, want in zip(answer, expected, strict=True):
         assert set(got) == set(want)
         for key, value in want.items():
-            assert float(got[key]) == pytest.approx(float(value), rel=1e-5, abs=1e-5), key
+            if isinstance(got[key], str):  # a class label given as text
+                assert got[key] == value, key
+            else:
+                assert float(got[key]) == pytest.approx(float(value), rel=1e-5, abs=1e-5), key
+
+
+def fuzz(service: Service, folder: Path) -> None:
+    """Every operation in the spec under schemathesis: no 5xx, answers that match their documented schema."""
+    done = run(
+        [
+            str(TOOLS_BIN / "schemathesis"),
+            "run",
+            f"http://{HOST}:{service.port}/openapi.json",
+            "--checks=all",
+            "--max-examples=30",
+            "--generation-deterministic",
+        ],
+        folder,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+def reproduced(tmp_path: Path, monkeypatch, **answers: str) -> Path:
+    """A baked project with its environment; the project's environment first on PATH (DVC runs its commands)."""
+    project = bake(tmp_path / "out", **answers)
+    run([str(TOOLS_BIN / "uv"), "sync", "--python", sys.executable], project)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(project / ".venv/bin"), os.environ["PATH"]]))
+    return project
 
 
 @pytest.mark.serve
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_the_service_serves_the_reproduced_model(tmp_path, monkeypatch, task):
-    project = bake(tmp_path / "out", task=task)
-    run([str(TOOLS_BIN / "uv"), "sync", "--python", sys.executable], project)
-    # The project's environment first on PATH, as after `source .venv/bin/activate`: DVC runs its commands.
-    monkeypatch.setenv("PATH", os.pathsep.join([str(project / ".venv/bin"), os.environ["PATH"]]))
+    project = reproduced(tmp_path, monkeypatch, task=task)
     run(["dvc", "repro"], project)
     rows = first_rows(project, 20)
     expected = offline_predictions(project, rows)
@@ -138,7 +165,7 @@ def test_the_service_serves_the_reproduced_model(tmp_path, monkeypatch, task):
         first, second = list(rows[0])[:2]
         bad = [
             ({"rows": [{**rows[0], first: "1.0"}]}, 422, f"rows[0].{first}"),
-            ({"rows": [{**rows[0], first: None}]}, 422, f"rows[0].{first}"),
+            ({"rows": [{**rows[0], first: None}]}, 422, f"rows[0].{first}"),  # the contract allows no empty cell
             ({"rows": [{k: v for k, v in rows[0].items() if k != second}]}, 422, f"rows[0].{second}"),
             ({"rows": [{**rows[0], "id": 1}]}, 422, "rows[0].id"),
             ({"rows": []}, 422, "rows"),
@@ -156,20 +183,7 @@ def test_the_service_serves_the_reproduced_model(tmp_path, monkeypatch, task):
         status, answer = service.post(json.dumps({"rows": rows[:1]}).encode(), content_type="text/plain")
         assert status == 415
 
-        # Fuzz every operation in the spec: no 5xx, answers that match their documented schema.
-        fuzz = run(
-            [
-                str(TOOLS_BIN / "schemathesis"),
-                "run",
-                f"http://{HOST}:{service.port}/openapi.json",
-                "--checks=all",
-                "--max-examples=30",
-                "--generation-deterministic",
-            ],
-            tmp_path,
-            check=False,
-        )
-        assert fuzz.returncode == 0, fuzz.stdout[-4000:]
+        fuzz(service, tmp_path)
 
         # SIGTERM with a request in flight (its body half sent): it is answered, then the process exits 0.
         body = json.dumps({"rows": rows}).encode()
@@ -208,3 +222,34 @@ def test_the_service_serves_the_reproduced_model(tmp_path, monkeypatch, task):
         assert tampered.request("GET", "/ready")[0] == 503
     finally:
         assert tampered.stop() in CLEAN_EXIT
+
+
+@pytest.mark.serve
+def test_the_service_serves_a_raw_table(tmp_path, monkeypatch):
+    project = reproduced(tmp_path, monkeypatch)
+    rawtable.adopt(project, PACKAGE)
+    run(["dvc", "repro"], project)
+    serving = json.loads((project / "models/serving.json").read_text())
+    assert serving["feature_types"]["cat0"] == "categorical" and serving["nullable"]["cat0"] is True
+    code = serving["categories"]["cat0"][0]
+    assert code.startswith("0"), "codes are text: they keep their leading zeros"
+    rows = [
+        {"num0": 0.5, "num1": None, "num2": -1.25, "cat0": code, "cat1": None},
+        {"num0": None, "num1": 2.0, "num2": 0.0, "cat0": "unknown code", "cat1": "group 1-3"},
+    ]
+    expected = offline_predictions(project, rows)
+
+    service = Service(project, tmp_path / "serve.log")
+    try:
+        _, ready = service.wait_for("/ready", lambda status, _: status == 200)
+        assert ready["runtime"] == "onnx"
+        status, answer = service.post({"rows": rows})
+        assert status == 200, answer
+        assert_same(answer["predictions"], expected)
+        assert answer["predictions"][0]["prediction"] in {"approved", "declined"}
+        for row, field in [({**rows[0], "cat0": 7}, "cat0"), ({**rows[0], "num0": "0.5"}, "num0")]:
+            status, answer = service.post({"rows": [row]})
+            assert status == 422 and f"rows[0].{field}" in [problem["field"] for problem in answer["detail"]]
+        fuzz(service, tmp_path)
+    finally:
+        assert service.stop() in CLEAN_EXIT

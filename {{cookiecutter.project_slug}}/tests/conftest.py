@@ -139,3 +139,75 @@ def verdict_against_main(request) -> Verdict:
     base = pipeline_output(lambda: Side.load(request.config.getoption("--base")))
     head = pipeline_output(lambda: Side.load(PROJECT_ROOT))
     return judge(base, head)
+
+
+def write_mixed_table(folder: Path, rows: int = 240, seed: int = 0) -> Params:
+    """A raw table as people bring them, its data contract (``contract.infer``) and params, in ``folder``.
+
+    Text categories (one with empty cells), codes with leading zeros, yes/no, numbers with
+    empty cells, an identifier column (excluded) and text classes.
+    """
+    import numpy as np
+
+    from {{ cookiecutter.package_name }} import contract
+
+    rng = np.random.default_rng(seed)
+    island = rng.choice(["Biscoe", "Dream", "Torgersen"], rows)
+    length = rng.normal(45, 5, rows).round(1)
+    species = np.where(island == "Torgersen", "Adelie", np.where(length > 45, "Gentoo", "Chinstrap"))
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:05d}" for i in range(rows)],
+            "island": island,
+            "code": rng.choice(["007", "012", "100"], rows),
+            "member": rng.choice(["yes", "no"], rows),
+            "bill length": length,
+            "depth": rng.normal(17, 2, rows).round(1),
+            "species": species,
+        }
+    )
+    frame.loc[rng.choice(rows, rows // 10, replace=False), "depth"] = np.nan
+    frame.loc[rng.choice(rows, rows // 20, replace=False), "island"] = None
+    path = folder / "data/raw/data.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    inferred = contract.infer(frame, "species", "classification")
+    contract.write(inferred, "{{ cookiecutter.package_name }}", folder / contract.CONTRACT_PATH)
+    return Params.model_validate(
+        {
+            "task": "classification",
+            "data": {"source": "file", "path": str(path), "target": "species", "exclude": ["customer_id"]},
+            "model": {"type": "random_forest", "hyperparameters": {"n_estimators": 10}},
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def mixed_project(tmp_path_factory) -> Path:
+    """A folder with a mixed raw table and the pipeline's outputs for it (data, train, export, evaluate)."""
+    import os
+
+    from {{ cookiecutter.package_name }} import data, evaluate, export, train
+
+    folder = tmp_path_factory.mktemp("mixed")
+    params = write_mixed_table(folder)
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        data.run(params)
+        train.run(params)
+        export.run()
+        evaluate.run(params)
+    finally:
+        os.chdir(before)
+    return folder
+
+
+@pytest.fixture
+def mixed_outputs(mixed_project, tmp_path, monkeypatch) -> Path:
+    """The mixed table's folder copied to this test's temporary folder, which becomes the working folder."""
+    import shutil
+
+    shutil.copytree(mixed_project, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -6,7 +6,8 @@ request, at each number of connections): keep-alive connections, one request in 
 connection, a request prebuilt as HTTP/1.1 bytes and raw asyncio streams, so the client
 costs little. The client's CPU use is printed: near 100 % it would be the bottleneck.
 Latency is measured from sending the request to reading the last byte of the response.
-Needs the pipeline's outputs (``dvc repro``); the rows are the first of the test split.
+Needs the pipeline's outputs (``dvc repro``); the rows are the first of the test split, sent raw
+(text categories, null for an empty cell) as a client sends them.
 """
 
 from __future__ import annotations
@@ -84,27 +85,27 @@ def _drive(port: int, body: bytes, connections: int, seconds: float) -> dict[str
     return {"latencies": latencies, "errors": errors, "client_cpu": cpu / (seconds + WARMUP_SECONDS)}
 
 
-def _in_process(rows: Any, repeats: int = 200) -> list[tuple[str, int, float]]:
-    """Median seconds of one predict call on the verified model, scikit-learn and ONNX, for 1 and 100 rows."""
-    import numpy as np
+def _in_process(rows: Any, feature_types: dict[str, str], repeats: int = 200) -> list[tuple[str, int, float]]:
+    """Median seconds of one predict call on the verified model, scikit-learn and ONNX, for 1 and 100 rows.
 
-    from . import artifact, export
+    scikit-learn is given rows prepared by ``data.model_input``; ONNX raw JSON-like rows, as the service
+    gives them (building its inputs is part of the time)."""
+    from . import artifact, export, runtime
+    from .data import model_input
     from .predict import predict_frame
 
     model, metadata = artifact.load_verified()
     serving = export.read_record()
     timings = []
     for count in (1, 100):
-        frame = rows.head(count)
+        frame = model_input(rows.head(count), feature_types)
         timings.append(("scikit-learn", count, _median(lambda f=frame: predict_frame(model, f, metadata["task"]))))
     if serving["runtime"] == "onnx":
-        from .serve import OnnxPredictor
-
-        content = artifact.verified_bytes(export.ONNX_PATH, serving["onnx_sha256"], export.SERVING_PATH)
-        predictor = OnnxPredictor(export.session(content), serving["task"], serving["classes"])
+        predictor = runtime.load()
+        raw = export.request_rows(rows.head(100), feature_types)
         for count in (1, 100):
-            matrix = rows.head(count).to_numpy(dtype=np.float64)
-            timings.append(("onnxruntime", count, _median(lambda m=matrix: predictor.predict(m), repeats * 10)))
+            columns = {name: [row[name] for row in raw[:count]] for name in feature_types}
+            timings.append(("onnxruntime", count, _median(lambda c=columns: predictor.predict(c), repeats * 10)))
     return timings
 
 
@@ -144,17 +145,18 @@ def run(duration: float = 5.0, connections: list[int] | None = None) -> list[dic
     """Benchmark the service; print a table and return its rows."""
     import pandas as pd
 
-    from . import artifact
+    from . import artifact, export
     from .data import load_split
 
     connections = connections or [1, 8]
     _, test, schema = load_split()
     metadata = artifact.read_metadata()
     rows = test[schema.features]
-    bodies = {count: json.dumps({"rows": rows.head(count).to_dict(orient="records")}).encode() for count in (1, 100)}
+    raw = export.request_rows(rows.head(100), schema.feature_types)  # as a client sends them
+    bodies = {count: json.dumps({"rows": raw[:count]}).encode() for count in (1, 100)}
 
     print(f"model {metadata['model_version']}: in-process predict (median)")
-    for runtime, count, seconds in _in_process(rows):
+    for runtime, count, seconds in _in_process(rows, schema.feature_types):
         print(f"  {runtime:<13} {count:>3} rows  {seconds * 1000:8.3f} ms")
 
     port = _free_port()

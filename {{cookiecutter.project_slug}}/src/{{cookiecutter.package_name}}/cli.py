@@ -133,9 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     stage("export", _export, "Convert the model to ONNX, check it against scikit-learn; write models/serving.json.")
     stage("evaluate", _evaluate, "Score the model on the test split; write reports/ and models/metadata.json.")
 
-    predict = commands.add_parser("predict", help="Score a CSV of feature rows into a new CSV.")
-    predict.add_argument("input", type=Path, help="CSV with the model's feature columns (other columns are kept)")
-    predict.add_argument("output", type=Path, help="CSV to write: the input plus prediction columns")
+    predict = commands.add_parser("predict", help="Score a raw CSV or Parquet table, of any size, into a new file.")
+    predict.add_argument("input", type=Path, help="CSV or Parquet with the model's features (other columns are kept)")
+    predict.add_argument("output", type=Path, help="CSV (or .parquet) to write: the input plus prediction columns")
     predict.add_argument("--model", type=Path, default=artifact.MODEL_PATH, help="default: %(default)s")
     predict.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
     predict.set_defaults(handler=_predict)

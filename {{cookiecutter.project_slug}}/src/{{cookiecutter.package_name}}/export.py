@@ -2,8 +2,9 @@
 
 Writes ``models/onnx/model.onnx`` and ``models/serving.json``, the record the service reads:
 which runtime serves (``onnx`` or ``sklearn``), the SHA-256 of the ONNX file and of the
-skops model it was made from, the features with their types and categories (the service
-builds its request schema from them), and how closely ONNX matched scikit-learn.
+skops model it was made from, the features with their types, categories and whether the
+data contract allows them empty (the service builds its request schema from them), and how
+closely ONNX matched scikit-learn.
 
 The graph has one input per feature, named after it: numeric and boolean columns as
 ``float64`` (NaN for an empty cell), categorical ones as text, where an empty cell is the
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -171,18 +173,19 @@ def input_names(onnx_session: Any) -> list[str]:
     return [node.name for node in onnx_session.get_inputs()]
 
 
-def feeds(columns: dict[str, list], feature_types: dict[str, str], names: list[str]) -> dict[str, np.ndarray]:
-    """The graph's inputs (``names``, in feature order) for rows given column by column:
-    float64 numbers (None -> NaN), text ("" when empty)."""
-    inputs = {}
+def feeds(columns: dict[str, Sequence], feature_types: dict[str, str], names: list[str]) -> dict[str, np.ndarray]:
+    """The graph's inputs (``names``, in feature order) for rows given column by column as JSON-like
+    values: numbers and booleans as float64 (None -> NaN), text as it is (None or blank -> "")."""
+    inputs, numeric = {}, []
     for name, (feature, kind) in zip(names, feature_types.items(), strict=True):
-        values = columns[feature]
         if kind in TEXT_TYPES:
-            cells = ["" if _empty(value) else str(value) for value in values]
+            cells = ["" if value is None or not str(value).strip() else str(value) for value in columns[feature]]
             inputs[name] = np.array(cells, dtype=object).reshape(-1, 1)
         else:
-            cells = [math.nan if value is None else value for value in values]
-            inputs[name] = np.asarray(cells, dtype=np.float64).reshape(-1, 1)
+            numeric.append((name, feature))
+    if numeric:  # one conversion for all of them (numpy reads None as NaN), then a view per input
+        matrix = np.array([columns[feature] for _, feature in numeric], dtype=np.float64)
+        inputs.update((name, values.reshape(-1, 1)) for (name, _), values in zip(numeric, matrix, strict=True))
     return inputs
 
 
@@ -191,8 +194,34 @@ def _empty(value: Any) -> bool:
 
 
 def frame_feeds(frame: pd.DataFrame, feature_types: dict[str, str], names: list[str]) -> dict[str, np.ndarray]:
-    """:func:`feeds` for a frame already prepared by ``data.model_input``."""
-    return feeds({name: frame[name].tolist() for name in feature_types}, feature_types, names)
+    """:func:`feeds` for a frame already prepared by ``data.model_input`` (text cells, NaN when empty)."""
+    inputs = {}
+    for name, (feature, kind) in zip(names, feature_types.items(), strict=True):
+        values = frame[feature]
+        if kind in TEXT_TYPES:
+            inputs[name] = values.where(values.notna(), "").to_numpy(dtype=object).reshape(-1, 1)
+        else:
+            inputs[name] = np.ascontiguousarray(values.to_numpy(dtype=np.float64).reshape(-1, 1))
+    return inputs
+
+
+def request_rows(frame: pd.DataFrame, feature_types: dict[str, str]) -> list[dict[str, Any]]:
+    """Rows of a frame as ``POST /predict`` takes them: numbers, text for categorical features, true/false
+    for boolean ones, null for an empty cell. ``frame`` holds raw or typed columns (``data.model_input`` is
+    applied here)."""
+    from .data import model_input
+
+    prepared = model_input(frame, feature_types)
+    columns = {}
+    for name, kind in feature_types.items():
+        values = prepared[name].tolist()
+        if kind == "boolean":
+            columns[name] = [None if _empty(value) else bool(value) for value in values]
+        elif kind in TEXT_TYPES:
+            columns[name] = [None if _empty(value) else str(value) for value in values]
+        else:
+            columns[name] = [None if _empty(value) else float(value) for value in values]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def session(content: bytes) -> Any:
@@ -254,13 +283,9 @@ def _plain_labels(classes: np.ndarray) -> list:
     return [label.item() if hasattr(label, "item") else label for label in classes]
 
 
-def example_row(features: pd.DataFrame) -> dict[str, Any]:
-    """The first row with its empty cells as null: the example of the service's request schema."""
-    row = features.iloc[0]
-    return {
-        name: None if _empty(value) else (value if isinstance(value, str) else float(value))
-        for name, value in row.items()
-    }
+def example_row(features: pd.DataFrame, feature_types: dict[str, str]) -> dict[str, Any]:
+    """The first row as the service takes it (empty cells as null): the example of its request schema."""
+    return request_rows(features.head(1), feature_types)[0]
 
 
 def run(
@@ -269,11 +294,14 @@ def run(
     onnx_path: Path = ONNX_PATH,
     serving_path: Path = SERVING_PATH,
     trusted_extra: list[str] | None = None,
+    contract_path: Path | None = None,
 ) -> dict[str, Any]:
     """The ``export`` stage; returns the serving record it wrote."""
-    from .data import PROCESSED_DIR, load_split, model_input  # imported on use: see TYPE_CHECKING above
+    from . import contract as contracts  # imported on use, like data: see TYPE_CHECKING above
+    from .data import PROCESSED_DIR, load_split, model_input
 
     _, test, schema = load_split(data_dir or PROCESSED_DIR)
+    contract = contracts.load(contract_path or contracts.CONTRACT_PATH)
     model = artifact.load_model(model_path, trusted_extra or ())
     features = model_input(test, schema)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
@@ -284,8 +312,10 @@ def run(
         "features": schema.features,
         "feature_types": schema.feature_types,
         "categories": schema.categories,
+        # Whether a request may leave the feature empty (null): the contract allows empty cells in it.
+        "nullable": {name: contract[name].empty > 0 for name in schema.features},
         "classes": _plain_labels(model.classes_) if schema.task == "classification" else [],
-        "example": example_row(features),  # shown in the API docs
+        "example": example_row(test[schema.features], schema.feature_types),  # shown in the API docs
         "libraries": artifact.installed_versions(RECORDED_LIBRARIES),
     }
     try:

@@ -1,36 +1,48 @@
-"""Batch scoring: read a CSV of feature rows, write it back with the model's predictions."""
+"""``predict``: score a raw table (CSV or Parquet) of any size into a new file, chunk by chunk.
+
+The input is the raw table, as the service takes a row: the model's features are found by
+name (other columns are kept and come back unchanged, in their place), categorical columns
+hold text (read as text, so codes like ``007`` keep their zeros), boolean ones true/false
+(also yes/no, 1/0), and a cell may be empty where the data contract allows it
+(``models/serving.json`` records which). The output is the input plus ``prediction`` (and
+``probability_<label>`` per class for classification), as CSV, or as Parquet when the
+output's name ends in ``.parquet``.
+
+Memory does not grow with the table: it is read :data:`CHUNK_ROWS` rows at a time, each
+chunk scored and appended to a temporary file beside the output, which replaces the output
+only when every row was scored. The model is the one ``models/serving.json`` names: ONNX
+(its file's SHA-256 checked against the record, as the service does) or scikit-learn.
+
+Bad cells (text in a numeric column, an infinite number, a boolean that is not one, an empty
+cell the contract does not allow) stop the run with one :class:`DataError` that lists every
+problem of the file: the column, how many rows, the first of them (numbered from 1 below the
+header) and example values. Nothing is written then. Unknown categories are not problems:
+they are scored like a rare category, as in the service.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import artifact
-from .data import read_csv
+from . import artifact, export, runtime
+from .contract import FIRST_ROWS
+from .data import PARQUET_SUFFIXES, model_input
 from .errors import DataError, rows
 
-
-def check_features(frame: pd.DataFrame, features: list[str], source: str) -> pd.DataFrame:
-    """The feature columns in training order, or DataError naming what is missing or bad."""
-    missing = [c for c in features if c not in frame.columns]
-    if missing:
-        raise DataError(f"{source}: missing feature columns {missing}; the model needs {features}")
-    selected = frame[features]
-    for column in features:
-        values = pd.to_numeric(selected[column], errors="coerce")
-        bad = int((values.isna() | np.isinf(values)).sum())
-        if bad:
-            raise DataError(f"{source}: column {column!r} has {rows(bad)} empty, not a number, or infinite")
-    return selected.apply(pd.to_numeric)
+CHUNK_ROWS = 50_000  # rows read, scored and written at a time
+TEXT_TYPES = ("categorical", "boolean")  # feature types read from a CSV as text, as the data stage reads them
 
 
 def predict_frame(model: Any, features: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Predictions (and class probabilities for classification) for each row."""
+    """A scikit-learn model's predictions (and class probabilities for classification) for rows prepared by
+    ``data.model_input``."""
     if task == "classification":
         proba = model.predict_proba(features)
         columns = {"prediction": model.classes_[proba.argmax(axis=1)]}
@@ -39,11 +51,174 @@ def predict_frame(model: Any, features: pd.DataFrame, task: str) -> pd.DataFrame
     return pd.DataFrame({"prediction": model.predict(features)}, index=features.index)
 
 
+class _Problems:
+    """Bad cells of a whole file, per column and kind: counted over every chunk, the first rows kept."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, column: str, kind: str, bad: pd.Series, values: pd.Series, offset: int) -> None:
+        count = int(bad.sum())
+        if not count:
+            return
+        entry = self._found.setdefault((column, kind), {"count": 0, "rows": [], "examples": []})
+        entry["count"] += count
+        positions = np.flatnonzero(bad.to_numpy())
+        entry["rows"] += [offset + int(i) + 1 for i in positions[: FIRST_ROWS - len(entry["rows"])]]
+        for value in values.iloc[positions[:50]].tolist():
+            if value not in entry["examples"] and len(entry["examples"]) < 5:
+                entry["examples"].append(value)
+
+    def __bool__(self) -> bool:
+        return bool(self._found)
+
+    def lines(self) -> list[str]:
+        lines = []
+        for (column, kind), entry in self._found.items():
+            where = ("row " if len(entry["rows"]) == 1 else "rows ") + ", ".join(str(n) for n in entry["rows"])
+            count, shown = rows(entry["count"]), "[" + ", ".join(repr(value) for value in entry["examples"]) + "]"
+            lines.append(
+                {
+                    "text": f"column {column!r} is numeric but {count} hold text {shown} (first at {where}); "
+                    "fix the cells: the model needs numbers there",
+                    "infinite": f"column {column!r} has {count} infinite (first at {where}); use finite numbers",
+                    "boolean": f"column {column!r} is boolean but {count} hold other values {shown} "
+                    f"(first at {where}); use true/false, yes/no or 1/0",
+                    "empty": f"column {column!r} has {count} empty (first at {where}); the data contract allows "
+                    "no empty cell in it: fill them",
+                }[kind]
+            )
+        return lines
+
+
+def _present(values: pd.Series) -> pd.Series:
+    """Cells that hold something: neither missing nor blank text."""
+    present = values.notna()
+    if values.dtype == object:
+        present &= ~values.map(lambda value: isinstance(value, str) and not value.strip())
+    return present
+
+
+def prepare(frame: pd.DataFrame, features: runtime.Features, problems: _Problems, offset: int = 0) -> pd.DataFrame:
+    """The features of a chunk as the model takes them (``data.model_input``); every bad cell goes to ``problems``."""
+    prepared = model_input(frame, features.types)
+    for name, kind in features.types.items():
+        raw, cells = frame[name], prepared[name]
+        bad = pd.Series(False, index=frame.index)
+        if kind == "numeric":
+            bad = cells.isna() & _present(raw)
+            problems.add(name, "text", bad, raw, offset)
+            infinite = pd.Series(np.isinf(cells.to_numpy()), index=frame.index)
+            problems.add(name, "infinite", infinite, raw, offset)
+        elif kind == "boolean" and cells.dtype == object:
+            bad = cells.map(lambda value: not isinstance(value, float))
+            problems.add(name, "boolean", bad, raw, offset)
+        if not features.nullable[name]:
+            problems.add(name, "empty", cells.isna() & ~bad, raw, offset)
+    return prepared
+
+
+def check_features(
+    frame: pd.DataFrame,
+    features: list[str],
+    source: str,
+    feature_types: dict[str, str] | None = None,
+    nullable: dict[str, bool] | None = None,
+) -> pd.DataFrame:
+    """The feature columns of a whole frame, selected by name and prepared as the model takes them;
+    DataError listing what is missing or bad (all numeric and never empty unless the types say otherwise)."""
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: missing feature columns {missing}; the model needs {features}")
+    spec = runtime.Features(
+        names=list(features),
+        types=feature_types or dict.fromkeys(features, "numeric"),
+        nullable=nullable or dict.fromkeys(features, False),
+        categories={},
+    )
+    problems = _Problems()
+    prepared = prepare(frame, spec, problems)
+    if problems:
+        _refuse(source, problems)
+    return prepared
+
+
+def _refuse(source: str, problems: _Problems) -> None:
+    lines = problems.lines()
+    raise DataError(f"{source}: {len(lines)} problems found:\n  - " + "\n  - ".join(lines))
+
+
+def _chunks(path: Path, features: runtime.Features, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The table, ``chunk_rows`` rows at a time, its column names as text. From a CSV, every column but the
+    numeric features is read as text: codes keep their zeros, and the columns the model does not use come
+    back as they were."""
+    parquet = path.suffix.lower() in PARQUET_SUFFIXES
+    try:
+        if parquet:
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(path) as table:
+                for batch in table.iter_batches(batch_size=chunk_rows):
+                    yield batch.to_pandas().rename(columns=str)
+            return
+        header = pd.read_csv(path, nrows=0).columns
+        numeric = {name for name, kind in features.types.items() if kind not in TEXT_TYPES}
+        text = {name: str for name in header if name not in numeric}
+        with pd.read_csv(path, dtype=text, chunksize=chunk_rows) as reader:
+            yield from (chunk.rename(columns=str) for chunk in reader)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
+        kind = "Parquet" if parquet else "CSV"
+        raise DataError(f"{path}: not a readable {kind} file: {exc}".rstrip()) from None
+
+
+class _Writer:
+    """Chunks appended to a file: CSV, or Parquet when the name ends in .parquet or .pq."""
+
+    def __init__(self, handle: Any, parquet: bool) -> None:
+        self.handle, self.parquet, self._parquet_writer = handle, parquet, None
+
+    def write(self, chunk: pd.DataFrame) -> None:
+        if not self.parquet:
+            chunk.to_csv(self.handle, index=False, header=self.handle.tell() == 0)
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._parquet_writer is None:
+            schema = pa.Schema.from_pandas(chunk, preserve_index=False)
+            # Later chunks may hold empty cells where this one held whole numbers, or text where it held none.
+            for i, field in enumerate(schema):
+                if pa.types.is_integer(field.type):
+                    schema = schema.set(i, field.with_type(pa.float64()))
+                elif pa.types.is_null(field.type):
+                    schema = schema.set(i, field.with_type(pa.string()))
+            self._parquet_writer = pq.ParquetWriter(self.handle, schema.remove_metadata())
+        writer = self._parquet_writer
+        try:
+            table = pa.Table.from_pandas(chunk, schema=writer.schema, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(f"a column changes type along the table ({exc}); write CSV output instead") from None
+        writer.write_table(table)
+
+    def close(self) -> None:
+        if self._parquet_writer is not None:
+            self._parquet_writer.close()
+
+
+def _load(model_path: Path, metadata_path: Path) -> runtime.Predictor:
+    """The verified model of the serving record beside ``model_path`` (``models/serving.json``, ``models/onnx/``)."""
+    folder = model_path.parent
+    serving_path = folder / export.SERVING_PATH.name
+    onnx_path = folder / export.ONNX_PATH.relative_to(export.SERVING_PATH.parent)
+    return runtime.load(metadata_path, serving_path, model_path, onnx_path)
+
+
 def run(
     input_path: Path,
     output_path: Path,
     model_path: Path = artifact.MODEL_PATH,
     metadata_path: Path = artifact.METADATA_PATH,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> int:
     """Score ``input_path`` into ``output_path``; return the number of rows written.
 
@@ -51,16 +226,42 @@ def run(
     """
     if output_path.resolve() == input_path.resolve():
         raise DataError(f"{output_path}: the output would overwrite the input; choose another file")
-    model, metadata = artifact.load_verified(model_path, metadata_path)
-    frame = read_csv(input_path)
-    features = check_features(frame, metadata["features"], str(input_path))
-    scored = pd.concat([frame, predict_frame(model, features, metadata["task"])], axis=1)
+    if not input_path.is_file():
+        raise DataError(f"{input_path}: file not found")
+    predictor = _load(model_path, metadata_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=output_path.parent, suffix=".tmp")
-    os.close(handle)
+    # Created by name ("x": never an existing file), not with mkstemp: the output gets the usual
+    # permissions (the umask's), not 0600.
+    temporary = output_path.with_name(f".{output_path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    parquet = output_path.suffix.lower() in PARQUET_SUFFIXES
     try:
-        scored.to_csv(temporary, index=False)
-        Path(temporary).replace(output_path)
+        with temporary.open("xb") if parquet else temporary.open("x", newline="", encoding="utf-8") as handle:
+            writer = _Writer(handle, parquet)
+            try:
+                count = _score(input_path, predictor, writer, chunk_rows)
+            finally:
+                writer.close()
+        temporary.replace(output_path)
     finally:
-        Path(temporary).unlink(missing_ok=True)
-    return len(scored)
+        temporary.unlink(missing_ok=True)
+    return count
+
+
+def _score(input_path: Path, predictor: runtime.Predictor, writer: _Writer, chunk_rows: int) -> int:
+    """Read, check and score chunk by chunk; after the first bad cell, only check (to report all of them)."""
+    features, problems, count = predictor.features, _Problems(), 0
+    with closing(_chunks(input_path, features, chunk_rows)) as chunks:  # the file is closed on an error too
+        for chunk in chunks:
+            missing = [name for name in features.names if name not in chunk.columns]
+            if missing:
+                raise DataError(f"{input_path}: missing feature columns {missing}; the model needs {features.names}")
+            prepared = prepare(chunk, features, problems, offset=count)
+            if not problems:
+                scores = predictor.predict_frame(prepared)
+                writer.write(pd.concat([chunk, predictor.table(scores, chunk.index)], axis=1))
+            count += len(chunk)
+    if problems:
+        _refuse(str(input_path), problems)
+    if count == 0:
+        raise DataError(f"{input_path}: has a header but no rows")
+    return count

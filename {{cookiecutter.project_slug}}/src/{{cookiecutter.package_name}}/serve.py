@@ -1,23 +1,41 @@
 """The prediction service: FastAPI on uvicorn, serving the verified model over HTTP.
 
-Endpoints: ``POST /predict`` (a batch of one or more rows), ``GET /health`` (the process is
+Endpoints: ``POST /predict`` (a batch of one or more raw rows), ``GET /health`` (the process is
 alive), ``GET /ready`` (200 only once the model is loaded and its SHA-256 verified),
-``GET /metadata`` (the model's record), ``GET /metrics`` (Prometheus), ``/docs`` (OpenAPI).
+``GET /metadata`` (the model's record, with each feature's type, categories and whether it may
+be empty), ``GET /metrics`` (Prometheus), ``/docs`` (OpenAPI).
 
-Start-up: the request schema is built from ``models/metadata.json`` (the features, in
-training order) and ``models/serving.json`` (runtime, example row), so without them the
+A row is the raw row, as the training table held it, one key per feature: a number for a
+numeric feature, text for a categorical one, ``true``/``false`` for a boolean one, and
+``null`` for an empty cell where the data contract allows empty cells in that feature
+(``models/serving.json`` records which). The fitted pipeline prepares the row itself (imputes,
+encodes), exactly as in training and in ``predict``.
+
+Categories: the OpenAPI schema lists each categorical feature's known categories (the data
+contract's) as examples, not as an enum. Text that is not among them is accepted and scored
+like a category seen too rarely in training (no category of its own): a new value in
+production gets an answer, never a refusal; it shows up in monitoring, not as errors. A JSON
+number for a categorical feature is refused: ``7``, ``7.0`` and ``"007"`` would name one
+category or three, so codes are sent as text, exactly as the table writes them.
+
+Start-up: the request schema is built from ``models/metadata.json`` and
+``models/serving.json`` (features, types, categories, example row), so without them the
 service refuses to start. The model file itself is loaded and verified in the background:
 until then, and for good if it is missing or its hash differs from the record (tampered),
 ``/ready`` answers 503 with the reason and ``/predict`` answers 503.
 
 Bad input never reaches the model: the body is refused with 413 above ``max_body_bytes``
-(before it is read), 415 without a JSON content type, and 422 for malformed JSON, a missing,
-extra or non-numeric feature, ``null``, ``NaN`` or ``Infinity`` (JSON has no such numbers;
-Python's parser accepts the literals, the schema refuses them), an empty batch or one above
-``max_rows``. Each 422 names the field (``rows[3].mean radius``) and the reason.
+(before it is read), 415 without a JSON content type, and 422 for malformed JSON, a missing
+or extra feature, a value of the wrong kind (text for a numeric feature, a number for a
+categorical one, ``1`` for a boolean one), ``null`` or blank text where the contract allows
+no empty cell, ``NaN`` or ``Infinity`` (JSON has no such numbers; Python's parser accepts the
+literals, the schema refuses them), an empty batch or one above ``max_rows``. Each 422 names
+the field (``rows[3].island``) and the reason.
 
 The request path is kept short: ``async def`` endpoints and an onnxruntime session on one
-thread, run on the event loop (no hop to a thread pool), responses serialised once.
+thread, run on the event loop (no hop to a thread pool), the body parsed and validated by
+pydantic's JSON parser in one step, responses serialised once. Neither pandas nor
+scikit-learn is imported unless scikit-learn serves the model (see :mod:`.runtime`).
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run time,
@@ -33,15 +51,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
 
-from . import __version__, artifact, export
-from .errors import ArtifactError
+from . import __version__, artifact, export, runtime
+from .runtime import Features, Predictor
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -49,6 +66,7 @@ DEFAULT_MAX_ROWS = 1000
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # an incoming X-Request-ID outside this is replaced
+LISTED_CATEGORIES = 50  # a feature's description names at most this many; its examples hold them all
 
 log = logging.getLogger(__name__)
 
@@ -63,66 +81,44 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
-class OnnxPredictor:
-    runtime = "onnx"
-
-    def __init__(self, session: Any, task: str, classes: list) -> None:
-        self._session, self._task = session, task
-        self._output = ["probabilities"] if task == "classification" else [session.get_outputs()[0].name]
-        self._classes = np.array(classes, dtype=object)
-        self._keys = [f"probability_{label}" for label in classes]
-
-    def predict(self, matrix: np.ndarray) -> list[dict[str, Any]]:
-        (values,) = self._session.run(self._output, {export.INPUT_NAME: matrix})
-        if self._task == "classification":
-            labels = self._classes[values.argmax(axis=1)].tolist()
-            rows = values.tolist()
-            return [
-                {"prediction": label, **dict(zip(self._keys, row, strict=True))}
-                for label, row in zip(labels, rows, strict=True)
-            ]
-        return [{"prediction": value} for value in values.reshape(-1).tolist()]
-
-
-class SklearnPredictor:
-    runtime = "sklearn"
-
-    def __init__(self, model: Any, features: list[str], task: str) -> None:
-        self._model, self._features, self._task = model, features, task
-
-    def predict(self, matrix: np.ndarray) -> list[dict[str, Any]]:
-        import pandas as pd
-
-        from .predict import predict_frame
-
-        frame = pd.DataFrame(matrix, columns=self._features)
-        return predict_frame(self._model, frame, self._task).to_dict(orient="records")
-
-
-def load_predictor(settings: Settings) -> OnnxPredictor | SklearnPredictor:
+def load_predictor(settings: Settings) -> Predictor:
     """The model of the serving record, only if its file matches the recorded SHA-256."""
-    metadata = artifact.read_metadata(settings.metadata_path)
-    serving = export.read_record(settings.serving_path)
-    if serving.get("model_sha256") != metadata.get("model_sha256"):
-        raise ArtifactError(
-            f"{settings.serving_path} was exported from another model than {settings.metadata_path} records; "
-            "run `dvc repro` (or `dvc pull`)"
+    return runtime.load(settings.metadata_path, settings.serving_path, settings.model_path, settings.onnx_path)
+
+
+# --- the request -----------------------------------------------------------------------------
+
+_NOT_BLANK = StringConstraints(pattern=r"\S")  # blank text is an empty cell, like null
+
+
+def _feature_field(name: str, kind: str, nullable: bool, categories: list[str]) -> tuple[Any, Any]:
+    """The type and schema of one feature in a row."""
+    empty = "; null (or blank text) when empty" if kind == "categorical" else "; null when empty"
+    empty = empty if nullable else "; never empty (the data contract allows no empty cell)"
+    if kind == "categorical":
+        listed = ", ".join(categories[:LISTED_CATEGORIES]) + (", ..." if len(categories) > LISTED_CATEGORIES else "")
+        description = f"text, one of the known categories ({listed}); other text is scored like a rare category" + empty
+        annotation: Any = str | None if nullable else Annotated[str, _NOT_BLANK]
+        return annotation, Field(alias=name, description=description, examples=categories or None)
+    if kind == "boolean":
+        return (bool | None if nullable else bool), Field(alias=name, description="true or false" + empty)
+    return (float | None if nullable else float), Field(alias=name, description="a number" + empty)
+
+
+def request_model(features: Features, example: dict[str, Any], max_rows: int) -> type[BaseModel]:
+    """The body of ``POST /predict``, derived from the features: ``{"rows": [{feature: value}]}``."""
+    fields = {
+        f"f{index}": _feature_field(
+            name, features.types[name], features.nullable[name], features.categories.get(name, [])
         )
-    if serving.get("runtime") == "onnx":
-        content = artifact.verified_bytes(settings.onnx_path, serving.get("onnx_sha256"), settings.serving_path)
-        return OnnxPredictor(export.session(content), serving["task"], serving["classes"])
-    model, _ = artifact.load_verified(settings.model_path, settings.metadata_path)
-    return SklearnPredictor(model, metadata["features"], metadata["task"])
-
-
-def request_model(features: list[str], example: dict[str, float], max_rows: int) -> type[BaseModel]:
-    """The body of ``POST /predict``, derived from the training features: ``{"rows": [{feature: number}]}``."""
+        for index, name in enumerate(features.names)
+    }
     row = create_model(
         "Row",
         __config__=ConfigDict(
             extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [example]}
         ),
-        **{f"f{index}": (float, Field(alias=name)) for index, name in enumerate(features)},
+        **fields,
     )
     return create_model(
         "PredictRequest",
@@ -242,48 +238,88 @@ class _Model:
     """What the endpoints read: the predictor once verified, or why there is none."""
 
     def __init__(self) -> None:
-        self.predictor: OnnxPredictor | SklearnPredictor | None = None
+        self.predictor: Predictor | None = None
         self.problem = "loading"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The application; reads the model's records now, loads and verifies the model at start-up."""
-    settings = settings or Settings()
-    metadata = artifact.read_metadata(settings.metadata_path)
-    serving = export.read_record(settings.serving_path)
-    features: list[str] = metadata["features"]
-    example = serving.get("example") or dict.fromkeys(features, 0.0)
-    body_model = request_model(features, example, settings.max_rows)
-    model = _Model()
-    public = {
-        "model_version": metadata.get("model_version"),
-        "package_version": __version__,
-        "git_commit": metadata.get("git_commit"),
-        "trained_at": metadata.get("trained_at"),
-        "task": metadata.get("task"),
-        "target": metadata.get("target"),
-        "features": features,
-        "labels": serving.get("classes") or metadata.get("labels"),
-        "metrics": metadata.get("metrics"),
-        "runtime": serving.get("runtime"),
-        "fallback_reason": serving.get("fallback_reason"),
-        "parity": serving.get("parity"),
-        "model_sha256": metadata.get("model_sha256"),
-        "onnx_sha256": serving.get("onnx_sha256"),
-        "limits": {"max_rows": settings.max_rows, "max_body_bytes": settings.max_body_bytes},
-    }
-    model_version = json.dumps(metadata.get("model_version"))
+@dataclass(frozen=True)
+class _Records:
+    """What the service reads at start-up: the model's record and its serving record."""
+
+    metadata: dict[str, Any]
+    serving: dict[str, Any]
+    features: Features
+    example: dict[str, Any]  # a row of the request, in feature order
+
+    @classmethod
+    def read(cls, settings: Settings) -> "_Records":
+        metadata = artifact.read_metadata(settings.metadata_path)
+        serving = export.read_record(settings.serving_path)
+        features = Features.of(serving, settings.serving_path)
+        example = features.ordered(serving.get("example") or dict.fromkeys(features.names))
+        return cls(metadata, serving, features, example)
+
+    def public(self, settings: Settings) -> dict[str, Any]:
+        """The model's record as ``/metadata`` shows it."""
+        metadata, serving, features = self.metadata, self.serving, self.features
+        return {
+            "model_version": metadata.get("model_version"),
+            "package_version": __version__,
+            "git_commit": metadata.get("git_commit"),
+            "trained_at": metadata.get("trained_at"),
+            "task": metadata.get("task"),
+            "target": metadata.get("target"),
+            "features": features.names,
+            "feature_types": features.types,
+            "nullable": features.nullable,
+            "categories": features.categories,
+            "labels": serving.get("classes") or metadata.get("labels"),
+            "metrics": metadata.get("metrics"),
+            "runtime": serving.get("runtime"),
+            "fallback_reason": serving.get("fallback_reason"),
+            "parity": serving.get("parity"),
+            "model_sha256": metadata.get("model_sha256"),
+            "onnx_sha256": serving.get("onnx_sha256"),
+            "limits": {"max_rows": settings.max_rows, "max_body_bytes": settings.max_body_bytes},
+        }
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+    rows: Counter
+
+    @classmethod
+    def create(cls) -> "_Metrics":
+        registry = CollectorRegistry()
+        requests = Counter("http_requests", "HTTP requests by route and status", ["route", "status"], registry=registry)
+        latency = Histogram(
+            "http_request_duration_seconds",
+            "Time from request to response by route and status",
+            ["route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        return cls(registry, requests, latency, Counter("predicted_rows", "Rows predicted", registry=registry))
+
+
+def _lifespan(settings: Settings, model: _Model, records: _Records):
+    """Load and verify the model in the background; the service answers /health meanwhile."""
+    example = {name: [value] for name, value in records.example.items()}
 
     def load() -> None:
         try:
             predictor = load_predictor(settings)
-            predictor.predict(np.array([[float(example[name]) for name in features]]))  # first call warms up
+            predictor.predict(example)  # the first call warms up
         except Exception as exc:  # any failure keeps the service unready, with the reason
             model.problem = f"model refused: {exc}"
             log.error(json.dumps({"event": "model_refused", "reason": str(exc)}))
             return
         model.predictor, model.problem = predictor, ""
-        log.info(json.dumps({"event": "model_ready", "runtime": predictor.runtime, "model": public["model_version"]}))
+        version = records.metadata.get("model_version")
+        log.info(json.dumps({"event": "model_ready", "runtime": predictor.runtime, "model": version}))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -291,31 +327,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await asyncio.shield(loading)
 
-    app = FastAPI(
-        title=f"{__package__} prediction service",
-        version=__version__,
-        description=f"Model {public['model_version']} ({public['task']}, served by {public['runtime']}).",
-        lifespan=lifespan,
-    )
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    registry = CollectorRegistry()
-    requests = Counter("http_requests", "HTTP requests by route and status", ["route", "status"], registry=registry)
-    latency = Histogram(
-        "http_request_duration_seconds",
-        "Time from request to response by route and status",
-        ["route", "status"],
-        buckets=LATENCY_BUCKETS,
-        registry=registry,
-    )
-    rows_counter = Counter("predicted_rows", "Rows predicted", registry=registry)
-    app.state.model = model
+    return lifespan
 
-    not_ready = {503: {"model": Problems, "description": "the model is not loaded and verified"}}
 
+NOT_READY = {503: {"model": Problems, "description": "the model is not loaded and verified"}}
+
+
+def _add_predict(app: FastAPI, body_model: type[BaseModel], model: _Model, records: _Records, rows: Counter) -> None:
     # The body is parsed and validated in one step by pydantic's JSON parser (several times faster than
-    # json.loads, then validation); the OpenAPI schema says what FastAPI would have said.
-    body_schema = body_model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas = {"PredictRequest": body_schema, **body_schema.pop("$defs", {})}
+    # json.loads, then validation); the OpenAPI schema says what FastAPI would have said (see _document).
+    names = records.features.names
+    model_version = json.dumps(records.metadata.get("model_version"))
     request_body = {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
@@ -330,23 +352,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             413: {"model": Problems, "description": "body above the size limit"},
             415: {"model": Problems, "description": "not application/json"},
             422: {"model": Problems, "description": "invalid rows: each problem names the field"},
-            **not_ready,
+            **NOT_READY,
         },
     )
     async def predict(request: Request) -> Response:
-        """Predict for a batch of rows (one or more); each row has every training feature as a number."""
+        """Predict for a batch of raw rows (one or more): each row has every feature, see the Row schema."""
         predictor = model.predictor
         if predictor is None:
             return JSONResponse({"detail": model.problem}, status_code=503)
         try:
-            rows = body_model.model_validate_json(await request.body()).rows
+            batch = body_model.model_validate_json(await request.body()).rows
         except ValidationError as exc:
             return _problems([{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_input=False)])
-        matrix = np.array([tuple(row.__dict__.values()) for row in rows], dtype=np.float64)
-        request.state.rows = len(rows)
-        rows_counter.inc(len(rows))
-        content = '{"model_version":' + model_version + ',"predictions":' + json.dumps(predictor.predict(matrix)) + "}"
-        return Response(content, media_type="application/json")
+        columns = dict(zip(names, zip(*(row.__dict__.values() for row in batch), strict=True), strict=True))
+        request.state.rows = len(batch)
+        rows.inc(len(batch))
+        answers = predictor.records(predictor.predict(columns))
+        return Response(
+            '{"model_version":' + model_version + ',"predictions":' + json.dumps(answers) + "}",
+            media_type="application/json",
+        )
+
+
+def _add_status(app: FastAPI, model: _Model, public: dict[str, Any], registry: CollectorRegistry) -> None:
+    @app.get("/health")
+    async def health() -> Response:
+        """The process is alive (it may still be loading the model: see /ready)."""
+        return JSONResponse({"status": "alive"})
+
+    @app.get("/ready", responses=NOT_READY)
+    async def ready() -> Response:
+        """200 once the model is loaded and its SHA-256 verified; 503 with the reason otherwise."""
+        if model.predictor is None:
+            return JSONResponse({"ready": False, "detail": model.problem}, status_code=503)
+        return JSONResponse({"ready": True, "runtime": model.predictor.runtime})
+
+    @app.get("/metadata")
+    async def metadata_endpoint() -> Response:
+        """The served model's record: version, commit, metrics, features, runtime, hashes."""
+        return JSONResponse({**public, "ready": model.predictor is not None})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _document(app: FastAPI, body_model: type[BaseModel]) -> None:
+    """Put the request model's schema in the OpenAPI document (FastAPI does not see the parsed body)."""
+    body_schema = body_model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = {"PredictRequest": body_schema, **body_schema.pop("$defs", {})}
 
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -356,30 +410,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi
 
-    @app.get("/health")
-    async def health() -> Response:
-        """The process is alive (it may still be loading the model: see /ready)."""
-        return JSONResponse({"status": "alive"})
 
-    @app.get("/ready", responses=not_ready)
-    async def ready() -> Response:
-        """200 once the model is loaded and its SHA-256 verified; 503 with the reason otherwise."""
-        if model.predictor is None:
-            return JSONResponse({"ready": False, "detail": model.problem}, status_code=503)
-        return JSONResponse({"ready": True, "runtime": model.predictor.runtime})
-
-    @app.get("/metadata")
-    async def metadata_endpoint() -> Response:
-        """The served model's record: version, commit, metrics, runtime, hashes."""
-        return JSONResponse({**public, "ready": model.predictor is not None})
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application; reads the model's records now, loads and verifies the model at start-up."""
+    settings = settings or Settings()
+    records = _Records.read(settings)
+    public = records.public(settings)
+    body_model = request_model(records.features, records.example, settings.max_rows)
+    model, metrics = _Model(), _Metrics.create()
+    app = FastAPI(
+        title=f"{__package__} prediction service",
+        version=__version__,
+        description=f"Model {public['model_version']} ({public['task']}, served by {public['runtime']}).",
+        lifespan=_lifespan(settings, model, records),
+    )
+    app.state.model = model
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    _add_predict(app, body_model, model, records, metrics.rows)
+    _add_status(app, model, public, metrics.registry)
+    _document(app, body_model)
     paths = {route.path for route in app.routes}
     app.add_middleware(
-        _Observe, requests=requests, latency=latency, max_body_bytes=settings.max_body_bytes, paths=paths
+        _Observe,
+        requests=metrics.requests,
+        latency=metrics.latency,
+        max_body_bytes=settings.max_body_bytes,
+        paths=paths,
     )
     return app
 

@@ -1,7 +1,8 @@
 r"""Smoke test of a deployed service: it is ready, serves the released model, and answers as offline.
 
-``cases`` (run where the pipeline ran) takes known rows from the test split and records the
-model's offline predictions for them; the file travels with the release. ``check`` asks the
+``cases`` (run where the pipeline ran) takes known rows from the test split, as raw rows
+(text categories, true/false, null for an empty cell), and records the model's offline
+predictions for them; the file travels with the release. ``check`` asks the
 deployed service for the same rows and compares: same model SHA-256 in ``/metadata``, the
 same labels, numbers within :data:`TOLERANCE`. ``check`` needs only the standard library,
 so the deploy job runs it without installing the project::
@@ -35,17 +36,17 @@ class SmokeError(Exception):
 
 def cases(rows: int = ROWS, output: Path = CASES_PATH) -> dict[str, Any]:
     """Record ``rows`` test rows and the verified model's offline predictions for them."""
-    from . import artifact
-    from .data import load_split
+    from . import artifact, export
+    from .data import load_split, model_input
     from .predict import predict_frame
 
     model, metadata = artifact.load_verified()
     _, test, schema = load_split()
     features = test[schema.features].head(rows)
-    expected = predict_frame(model, features, metadata["task"])
+    expected = predict_frame(model, model_input(features, schema), metadata["task"])
     recorded = {
         "model_sha256": metadata["model_sha256"],
-        "rows": features.to_dict(orient="records"),
+        "rows": export.request_rows(features, schema.feature_types),
         "predictions": expected.to_dict(orient="records"),
     }
     # Floats are written exactly (repr); numpy integers and strings as plain JSON values.

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }} import artifact, export
+from {{ cookiecutter.package_name }}.data import load_split, model_input
 from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE
 from {{ cookiecutter.package_name }}.predict import predict_frame
 
@@ -14,13 +15,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-5  # the export stage's parity tolerance
 
 
-def rows_of(frame: pd.DataFrame) -> list[dict]:
-    return frame.to_dict(orient="records")
+def request_rows(frame: pd.DataFrame, schema) -> list[dict]:
+    """Rows as a client sends them: numbers, text categories, true/false, null for an empty cell."""
+    return export.request_rows(frame[schema.features], schema.feature_types)
+
+
+def offline(model, frame: pd.DataFrame, schema) -> pd.DataFrame:
+    return predict_frame(model, model_input(frame, schema), schema.task)
 
 
 def assert_same_predictions(answer: list[dict], expected: pd.DataFrame) -> None:
     assert len(answer) == len(expected)
-    for got, want in zip(answer, rows_of(expected), strict=True):
+    for got, want in zip(answer, expected.to_dict(orient="records"), strict=True):
         assert set(got) == set(want)
         for key, value in want.items():
             if isinstance(value, float):
@@ -32,25 +38,31 @@ def assert_same_predictions(answer: list[dict], expected: pd.DataFrame) -> None:
 @pytest.mark.parametrize("count", [1, 25], ids=["one-row", "batch"])
 def test_predictions_equal_the_offline_ones(client, split, model, count):
     _, test, schema = split
-    features = test[schema.features].head(count)
-    answer = client.post("/predict", json={"rows": rows_of(features)})
+    features = test.head(count)
+    answer = client.post("/predict", json={"rows": request_rows(features, schema)})
     assert answer.status_code == 200, answer.text
-    assert_same_predictions(answer.json()["predictions"], predict_frame(model, features, schema.task))
+    assert_same_predictions(answer.json()["predictions"], offline(model, features, schema))
 
 
 def first_row(split) -> dict:
     _, test, schema = split
-    return rows_of(test[schema.features].head(1))[0]
+    return request_rows(test.head(1), schema)[0]
 
 
 def bad_rows(split) -> list[tuple[str, object, str]]:
     """(case, body, field named in the answer): each must get a 422."""
+    _, _, schema = split
     row = first_row(split)
-    first, second = list(row)[:2]
+    second = list(row)[1]
+    # A numeric feature that the data contract never allows empty (the sample tables have no empty cell).
+    serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    number = next(
+        name for name in schema.features if schema.feature_types[name] == "numeric" and not serving["nullable"][name]
+    )
     return [
-        ("text", {"rows": [{**row, first: "12.5"}]}, f"rows[0].{first}"),
-        ("bool", {"rows": [{**row, first: True}]}, f"rows[0].{first}"),
-        ("null", {"rows": [{**row, first: None}]}, f"rows[0].{first}"),
+        ("text", {"rows": [{**row, number: "12.5"}]}, f"rows[0].{number}"),
+        ("bool", {"rows": [{**row, number: True}]}, f"rows[0].{number}"),
+        ("null", {"rows": [{**row, number: None}]}, f"rows[0].{number}"),
         ("missing", {"rows": [{k: v for k, v in row.items() if k != second}]}, f"rows[0].{second}"),
         ("extra", {"rows": [{**row, "customer_id": 7}]}, "rows[0].customer_id"),
         ("second-row", {"rows": [row, {**row, second: "x"}]}, f"rows[1].{second}"),
@@ -71,7 +83,7 @@ def test_bad_input_is_refused_naming_the_field(client, split, case):
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_numbers_json_cannot_carry_are_refused(client, split, literal):
     row = first_row(split)
-    name = next(iter(row))
+    name = next(name for name, value in row.items() if isinstance(value, float))
     text = json.dumps({"rows": [{**row, name: 0.0}]}).replace(f'"{name}": 0.0', f'"{name}": {literal}')
     answer = client.post("/predict", content=text, headers={"content-type": "application/json"})
     assert answer.status_code == 422
@@ -170,3 +182,96 @@ def test_a_damaged_model_never_becomes_ready(start, tmp_path, damage):
         assert client.get("/health").status_code == 200
         assert client.post("/predict", json={"rows": [{}]}).status_code == 503
         assert client.get("/metadata").json()["ready"] is False
+
+
+# --- a raw table: text categories, codes, yes/no, empty cells (tests/conftest.py builds it) --------------
+
+
+@pytest.fixture(scope="module")
+def mixed(start, mixed_project):
+    """A client of the service on the mixed table's model, its test split and model."""
+    with start(mixed_project) as (client, ready):
+        assert ready.status_code == 200, ready.json()
+        _, test, schema = load_split(mixed_project / "data/processed")
+        model, _ = artifact.load_verified(mixed_project / artifact.MODEL_PATH, mixed_project / artifact.METADATA_PATH)
+        yield client, test, schema, model
+
+
+def raw_row(**changes) -> dict:
+    row = {"island": "Dream", "code": "007", "member": True, "bill length": 47.5, "depth": None}
+    return {**row, **changes}
+
+
+def test_a_raw_row_with_text_and_null_is_answered_as_offline(mixed):
+    client, _, schema, model = mixed
+    rows = [raw_row(), raw_row(island=None, member=False, depth=18.5), raw_row(island="", code="100")]
+    answer = client.post("/predict", json={"rows": rows})
+    assert answer.status_code == 200, answer.text
+    assert_same_predictions(answer.json()["predictions"], offline(model, pd.DataFrame(rows), schema))
+    assert answer.json()["predictions"][0]["prediction"] in {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_the_test_split_is_answered_as_offline(mixed):
+    client, test, schema, model = mixed
+    assert test[schema.features].isna().any().any(), "the split should hold empty cells"
+    answer = client.post("/predict", json={"rows": request_rows(test, schema)})
+    assert answer.status_code == 200, answer.text
+    assert_same_predictions(answer.json()["predictions"], offline(model, test, schema))
+
+
+def test_an_unknown_category_is_scored_not_refused(mixed):
+    client, _, schema, model = mixed
+    row = raw_row(island="Atlantis", code="999")
+    answer = client.post("/predict", json={"rows": [row]})
+    assert answer.status_code == 200, answer.text
+    assert_same_predictions(answer.json()["predictions"], offline(model, pd.DataFrame([row]), schema))
+
+
+@pytest.mark.parametrize(
+    ("case", "row", "field"),
+    [
+        ("number-for-category", raw_row(island=3), "island"),
+        ("number-for-code", raw_row(code=7), "code"),
+        ("null-where-never-empty", raw_row(code=None), "code"),
+        ("blank-where-never-empty", raw_row(code="  "), "code"),
+        ("null-number-never-empty", raw_row(**{"bill length": None}), "bill length"),
+        ("text-for-number", raw_row(depth="18.5"), "depth"),
+        ("text-for-boolean", raw_row(member="yes"), "member"),
+        ("number-for-boolean", raw_row(member=1), "member"),
+    ],
+)
+def test_bad_raw_values_are_refused_naming_the_field(mixed, case, row, field):
+    answer = mixed[0].post("/predict", json={"rows": [raw_row(), row]})
+    assert answer.status_code == 422, case
+    assert f"rows[1].{field}" in [problem["field"] for problem in answer.json()["detail"]], answer.json()
+
+
+def test_the_docs_list_known_categories_without_refusing_others(mixed):
+    client, _, schema, _ = mixed
+    properties = client.get("/openapi.json").json()["components"]["schemas"]["Row"]["properties"]
+    island = properties["island"]
+    assert island["examples"] == schema.categories["island"]
+    assert "enum" not in json.dumps(island)
+    assert "Biscoe" in island["description"] and "rare category" in island["description"]
+    assert {"type": "null"} in island["anyOf"]  # the contract allows it empty
+    assert properties["member"]["type"] == "boolean"
+    metadata = client.get("/metadata").json()
+    assert metadata["nullable"] == {"island": True, "code": False, "member": False, "bill length": False, "depth": True}
+    assert metadata["feature_types"]["code"] == "categorical"
+
+
+def test_scikit_learn_serves_raw_rows_when_onnx_cannot(start, mixed, mixed_project, tmp_path, monkeypatch):
+    _, _, schema, model = mixed
+    for name in ("data", "models"):
+        shutil.copytree(mixed_project / name, tmp_path / name)
+    shutil.copy(mixed_project / "data-contract.yaml", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(export, "convert", lambda *_: (_ for _ in ()).throw(ValueError("cannot convert")))
+    export.run()
+    rows = [raw_row(), raw_row(island=None, code="999")]
+    with start(tmp_path) as (client, ready):
+        assert ready.json() == {"ready": True, "runtime": "sklearn"}
+        answer = client.post("/predict", json={"rows": rows})
+        assert answer.status_code == 200, answer.text
+        assert_same_predictions(answer.json()["predictions"], offline(model, pd.DataFrame(rows), schema))
+        assert client.post("/predict", json={"rows": [raw_row(code=7)]}).status_code == 422

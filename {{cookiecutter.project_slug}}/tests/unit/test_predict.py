@@ -1,46 +1,149 @@
+"""Batch scoring of raw tables (text categories, codes, yes/no, empty cells), chunk by chunk."""
+
+import json
+import os
+import stat
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import data, evaluate, predict, train
-from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }} import artifact, export, predict
+from {{ cookiecutter.package_name }}.data import load_split, model_input
+from {{ cookiecutter.package_name }}.errors import ArtifactError, DataError
+
+FEATURES = ["island", "code", "member", "bill length", "depth"]
 
 
-@pytest.fixture
-def trained(classification_csv, csv_params):
-    params = csv_params(classification_csv, "label")
-    data.run(params)
-    train.run(params)
-    evaluate.run(params)
-    return classification_csv
+def raw_batch(folder, rows: int = 80) -> pd.DataFrame:
+    """Rows of the raw table as a user would send them, with an extra column and a note after the features."""
+    return pd.read_csv(folder / "data/raw/data.csv", dtype=str).head(rows).assign(note="kept")
 
 
-def test_scores_a_csv_and_keeps_its_columns(trained, workdir):
-    rows = pd.read_csv(trained).head(10).assign(customer_id=range(10))
-    rows.to_csv(workdir / "batch.csv", index=False)
-    assert predict.run(workdir / "batch.csv", workdir / "scored.csv") == 10
-    scored = pd.read_csv(workdir / "scored.csv")
-    assert list(scored.columns[: len(rows.columns)]) == list(rows.columns)
-    assert {"prediction", "probability_0", "probability_1"} <= set(scored.columns)
-    assert scored[["probability_0", "probability_1"]].sum(axis=1).round(6).eq(1).all()
+def offline(frame: pd.DataFrame) -> pd.DataFrame:
+    """scikit-learn's answers for raw rows, without the `predict` command."""
+    model, _ = artifact.load_verified()
+    _, _, schema = load_split()
+    return predict.predict_frame(model, model_input(frame, schema), schema.task)
 
 
-def test_a_missing_feature_is_named(trained, workdir):
-    pd.read_csv(trained).drop(columns="x3").to_csv(workdir / "batch.csv", index=False)
-    with pytest.raises(DataError, match=r"batch.csv: missing feature columns \['x3'\]"):
-        predict.run(workdir / "batch.csv", workdir / "scored.csv")
-    assert not (workdir / "scored.csv").exists()
+def assert_scored_as_offline(scored: pd.DataFrame, raw: pd.DataFrame) -> None:
+    expected = offline(raw)
+    assert scored["prediction"].tolist() == expected["prediction"].tolist()
+    probabilities = [column for column in expected.columns if column.startswith("probability_")]
+    np.testing.assert_allclose(scored[probabilities], expected[probabilities], atol=1e-5)
 
 
-def test_bad_values_are_counted(trained, workdir):
-    rows = pd.read_csv(trained).head(5).astype({"x0": object})
-    rows.loc[[1, 2], "x0"] = "oops"
-    rows.to_csv(workdir / "batch.csv", index=False)
-    with pytest.raises(DataError, match=r"column 'x0' has 2 rows empty, not a number, or infinite"):
-        predict.run(workdir / "batch.csv", workdir / "scored.csv")
+@pytest.mark.parametrize("chunk_rows", [7, predict.CHUNK_ROWS], ids=["chunks", "one-chunk"])
+def test_scores_a_raw_csv_keeping_its_other_columns(mixed_outputs, chunk_rows):
+    raw = raw_batch(mixed_outputs)
+    assert raw["island"].isna().any() and raw["depth"].isna().any(), "the rows should hold empty cells"
+    raw.to_csv("batch.csv", index=False)
+    assert predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv", chunk_rows=chunk_rows) == 80
+    scored = pd.read_csv("scored.csv", dtype={"code": str, "customer_id": str})
+    assert list(scored.columns[: len(raw.columns)]) == list(raw.columns)
+    assert scored["code"].str.fullmatch(r"\d{3}").all(), "codes keep their leading zeros"
+    assert (scored["note"] == "kept").all()
+    assert {"prediction", "probability_Adelie", "probability_Chinstrap", "probability_Gentoo"} <= set(scored.columns)
+    assert_scored_as_offline(scored, raw)
 
 
-def test_the_input_is_never_overwritten(trained):
-    before = trained.read_bytes()
+def test_the_output_has_the_usual_permissions(mixed_outputs):
+    raw_batch(mixed_outputs, 5).to_csv("batch.csv", index=False)
+    mask = os.umask(0o022)
+    try:
+        predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((mixed_outputs / "scored.csv").stat().st_mode) == 0o644
+    assert [path.name for path in mixed_outputs.iterdir() if path.suffix == ".tmp"] == []
+
+
+def test_parquet_in_and_out(mixed_outputs):
+    raw = raw_batch(mixed_outputs).drop(columns="note")
+    raw.to_parquet("batch.parquet", index=False)
+    assert predict.run(mixed_outputs / "batch.parquet", mixed_outputs / "scored.parquet", chunk_rows=8) == 80
+    scored = pd.read_parquet("scored.parquet")
+    assert list(scored.columns[: len(raw.columns)]) == list(raw.columns)
+    assert_scored_as_offline(scored, raw)
+
+
+def test_unknown_categories_are_scored(mixed_outputs):
+    raw = raw_batch(mixed_outputs, 3).assign(island="Atlantis", code="999")
+    raw.to_csv("batch.csv", index=False)
+    predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv")
+    assert_scored_as_offline(pd.read_csv("scored.csv"), raw)
+
+
+def test_every_bad_cell_of_the_file_is_reported_at_once(mixed_outputs):
+    raw = raw_batch(mixed_outputs, 40)
+    raw.loc[[2, 35], "bill length"] = "oops"  # text in a numeric column, in two chunks
+    raw.loc[5, "member"] = "maybe"
+    raw.loc[[7, 8, 30], "code"] = None  # the contract allows no empty code
+    raw.loc[9, "depth"] = "inf"
+    raw.to_csv("batch.csv", index=False)
+    with pytest.raises(DataError) as error:
+        predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv", chunk_rows=10)
+    message = str(error.value)
+    assert message.startswith(f"{mixed_outputs / 'batch.csv'}: 4 problems found")
+    assert "column 'bill length' is numeric but 2 rows hold text ['oops'] (first at rows 3, 36)" in message
+    assert "column 'member' is boolean but 1 row hold other values ['maybe'] (first at row 6)" in message
+    assert "column 'code' has 3 rows empty (first at rows 8, 9, 31)" in message
+    assert "column 'depth' has 1 row infinite (first at row 10)" in message
+    assert not (mixed_outputs / "scored.csv").exists()
+    assert [path.name for path in mixed_outputs.iterdir() if path.suffix == ".tmp"] == []
+
+
+def test_a_missing_feature_is_named(mixed_outputs):
+    raw_batch(mixed_outputs).drop(columns="code").to_csv("batch.csv", index=False)
+    with pytest.raises(DataError, match=r"batch.csv: missing feature columns \['code'\]"):
+        predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv")
+    assert not (mixed_outputs / "scored.csv").exists()
+
+
+def test_a_table_that_is_not_one_is_refused(mixed_outputs):
+    (mixed_outputs / "batch.parquet").write_text("island,code\n")
+    with pytest.raises(DataError, match=r"batch\.parquet: not a readable Parquet file"):
+        predict.run(mixed_outputs / "batch.parquet", mixed_outputs / "scored.csv")
+    (mixed_outputs / "batch.csv").write_text(",".join(FEATURES) + "\n")
+    with pytest.raises(DataError, match=r"batch\.csv: has a header but no rows"):
+        predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv")
+
+
+def test_a_changed_onnx_file_is_refused(mixed_outputs):
+    raw_batch(mixed_outputs, 3).to_csv("batch.csv", index=False)
+    content = bytearray(export.ONNX_PATH.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    export.ONNX_PATH.write_bytes(bytes(content))
+    with pytest.raises(ArtifactError, match="differs from"):
+        predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv")
+
+
+def test_scikit_learn_scores_when_it_serves_the_model(mixed_outputs, monkeypatch):
+    monkeypatch.setattr(export, "convert", lambda *_: (_ for _ in ()).throw(ValueError("cannot convert")))
+    assert export.run()["runtime"] == "sklearn"
+    raw = raw_batch(mixed_outputs)
+    raw.to_csv("batch.csv", index=False)
+    predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv", chunk_rows=9)
+    assert_scored_as_offline(pd.read_csv("scored.csv"), raw)
+
+
+def test_a_model_elsewhere_is_used_with_its_own_records(mixed_outputs):
+    (mixed_outputs / "models").rename(mixed_outputs / "release")
+    raw_batch(mixed_outputs, 5).to_csv("batch.csv", index=False)
+    count = predict.run(
+        mixed_outputs / "batch.csv",
+        mixed_outputs / "scored.csv",
+        model_path=mixed_outputs / "release/model.skops",
+        metadata_path=mixed_outputs / "release/metadata.json",
+    )
+    assert count == 5
+    assert json.loads((mixed_outputs / "release/serving.json").read_text())["runtime"] == "onnx"
+
+
+def test_the_input_is_never_overwritten(mixed_outputs):
+    raw_batch(mixed_outputs, 5).to_csv("batch.csv", index=False)
+    before = (mixed_outputs / "batch.csv").read_bytes()
     with pytest.raises(DataError, match="would overwrite the input"):
-        predict.run(trained, trained)
-    assert trained.read_bytes() == before
+        predict.run(mixed_outputs / "batch.csv", mixed_outputs / "batch.csv")
+    assert (mixed_outputs / "batch.csv").read_bytes() == before

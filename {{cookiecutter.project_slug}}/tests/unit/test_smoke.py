@@ -1,12 +1,16 @@
-"""The smoke test against a stand-in service that answers like the real one, right or wrong."""
+"""The smoke test against a stand-in service that answers like the real one, right or wrong, and against
+the real one (in-process); on a raw table with text categories, codes, yes/no and empty cells."""
 
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }} import smoke
+from {{ cookiecutter.package_name }} import serve, smoke
+
+ROWS = 20
 
 
 class Service:
@@ -44,8 +48,13 @@ class Service:
 
 
 @pytest.fixture
-def recorded(trained_outputs, workdir):
-    return smoke.cases(rows=5, output=workdir / "cases.json")
+def workdir(mixed_outputs):
+    return mixed_outputs
+
+
+@pytest.fixture
+def recorded(mixed_outputs):
+    return smoke.cases(rows=ROWS, output=mixed_outputs / "cases.json")
 
 
 @pytest.fixture
@@ -59,28 +68,43 @@ def service(recorded):
 def test_the_cases_are_test_rows_with_the_verified_models_predictions(recorded, workdir):
     metadata = json.loads((workdir / "models/metadata.json").read_text())
     assert recorded["model_sha256"] == metadata["model_sha256"]
-    assert len(recorded["rows"]) == len(recorded["predictions"]) == 5
+    assert len(recorded["rows"]) == len(recorded["predictions"]) == ROWS
     assert set(recorded["rows"][0]) == set(metadata["features"])
-    assert {"prediction", "probability_0", "probability_1"} <= set(recorded["predictions"][0])
+    assert {"prediction", "probability_Adelie", "probability_Gentoo"} <= set(recorded["predictions"][0])
+    # Raw rows, as a client sends them: text categories and codes, true/false, null for an empty cell.
+    values = [value for row in recorded["rows"] for value in row.values()]
+    assert {type(value) for value in values} == {str, bool, float, type(None)}
+    assert all(isinstance(row["code"], str) and len(row["code"]) == 3 for row in recorded["rows"])
+
+
+def test_the_real_service_answers_the_cases_as_offline(recorded):
+    with TestClient(serve.create_app()) as client:
+        while client.get("/ready").json().get("detail") == "loading":
+            pass
+        answer = client.post("/predict", json={"rows": recorded["rows"]})
+    assert answer.status_code == 200, answer.text
+    assert smoke._differences(recorded["predictions"], answer.json()["predictions"]) == []
 
 
 def test_a_service_that_answers_as_offline_passes(service, workdir):
-    assert "5 rows answered as offline" in smoke.check(service.url, workdir / "cases.json", timeout=5)
+    assert f"{ROWS} rows answered as offline" in smoke.check(service.url, workdir / "cases.json", timeout=5)
 
 
 def test_a_difference_beyond_the_tolerance_fails_and_names_the_row(service, workdir):
-    service.predictions[2]["probability_1"] += 10 * smoke.TOLERANCE
-    with pytest.raises(smoke.SmokeError, match="row 2 probability_1"):
+    service.predictions[2]["probability_Gentoo"] += 10 * smoke.TOLERANCE
+    with pytest.raises(smoke.SmokeError, match="row 2 probability_Gentoo"):
         smoke.check(service.url, workdir / "cases.json", timeout=5)
 
 
 def test_on_a_tie_either_label_is_right(service, workdir):
     cases = json.loads((workdir / "cases.json").read_text())
-    cases["predictions"][0].update({"prediction": 0, "probability_0": 0.5, "probability_1": 0.5})
+    tie = {"probability_Adelie": 0.5, "probability_Chinstrap": 0.5, "probability_Gentoo": 0.0}
+    cases["predictions"][0].update({"prediction": "Adelie", **tie})
     (workdir / "cases.json").write_text(json.dumps(cases))
-    service.predictions[0].update({"prediction": 1, "probability_0": 0.4999999, "probability_1": 0.5000001})
+    near = {"probability_Adelie": 0.4999999, "probability_Chinstrap": 0.5000001, "probability_Gentoo": 0.0}
+    service.predictions[0].update({"prediction": "Chinstrap", **near})
     smoke.check(service.url, workdir / "cases.json", timeout=5)
-    service.predictions[1]["prediction"] = 1 - service.predictions[1]["prediction"]
+    service.predictions[1]["prediction"] = "Unknown"
     with pytest.raises(smoke.SmokeError, match="row 1 prediction"):
         smoke.check(service.url, workdir / "cases.json", timeout=5)
 
