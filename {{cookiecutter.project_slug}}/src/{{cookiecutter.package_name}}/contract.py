@@ -207,6 +207,12 @@ def as_text(values: Any) -> Any:
         value = str(value)
         return value if value.strip() else math.nan
 
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        # Cells that are text already (a CSV read as text): the same result in one vectorised pass.
+        kept = (values.notna() & values.str.strip().ne("")).to_numpy()
+        cells = values.to_numpy(dtype=object).copy()
+        cells[~kept] = math.nan
+        return pd.Series(cells, index=values.index, dtype=object)
     return pd.Series([text(value) for value in values], index=values.index, dtype=object)
 
 
@@ -301,9 +307,10 @@ def check(frame: Any, contract: Contract, columns: list[str], contract_path: Pat
             )
         empty = int(values.isna().sum())
         if empty > column.empty * len(values) + 1e-9:
-            allowed = "none" if column.empty == 0 else f"at most {column.empty:.0%}"
+            allowed = "none" if column.empty == 0 else "at most " + format(column.empty, ".0%")
             problems.append(
-                f"column {name!r} has {rows(empty)} empty ({empty / len(values):.1%}; the contract allows {allowed}) "
+                f"column {name!r} has {rows(empty)} empty ({format(empty / len(values), '.1%')}; "
+                f"the contract allows {allowed}) "
                 f"(first at {_row_numbers(values.index[values.isna()])}); fill them, or raise columns.{name}.empty "
                 f"in {contract_path}"
             )
