@@ -416,25 +416,34 @@ def propose(baseline: Baseline) -> Quality:
         scale = 1.0 if name in UNIT_METRICS else (abs(score.model) or abs(score.dummy) or 1.0)
         margin = max(2 * score.spread, 0.01 * scale)
         if higher:
-            bound = _rounded(max(score.model - margin, score.dummy), margin, down=True, limit=score.dummy)
-            quality.minimum[name] = bound
+            raw = max(score.model - margin, score.dummy)
+            quality.minimum[name] = _rounded(
+                raw, margin, low=score.dummy, high=max(score.model, score.dummy), down=True
+            )
         else:
-            bound = _rounded(min(score.model + margin, score.dummy), margin, down=False, limit=score.dummy)
-            quality.maximum[name] = bound
+            raw = min(score.model + margin, score.dummy)
+            quality.maximum[name] = _rounded(
+                raw, margin, low=min(score.model, score.dummy), high=score.dummy, down=False
+            )
         if (score.model <= score.dummy) if higher else (score.model >= score.dummy):
             quality.below_dummy.append(name)
         quality.tolerance[name] = _nice_up(max(score.spread / 2, 0.005 * scale))
     return quality
 
 
-def _rounded(value: float, margin: float, down: bool, limit: float) -> float | int:
-    """``value`` rounded outwards (looser) to a step below half the margin, never past ``limit`` (the dummy's)."""
-    quantum = 10.0 ** math.floor(math.log10(margin / 2))  # a step of at most half the margin
+def _rounded(value: float, margin: float, low: float, high: float, down: bool) -> float | int:
+    """A round number near ``value`` within [low, high] (between the dummy's score and the model's).
+
+    Rounded outwards (down for a floor, up for a ceiling) to a step of at most half the margin;
+    when that leaves the interval, the other way, then to finer steps.
+    """
+    quantum = 10.0 ** math.floor(math.log10(margin / 2))
     for _ in range(3):
-        steps = math.floor(value / quantum + 1e-9) if down else math.ceil(value / quantum - 1e-9)
-        candidate = round(steps * quantum, max(0, -math.floor(math.log10(quantum))))
-        if (candidate >= limit) if down else (candidate <= limit):
-            return _number(candidate)
+        for direction in (down, not down):
+            steps = math.floor(value / quantum + 1e-9) if direction else math.ceil(value / quantum - 1e-9)
+            candidate = round(steps * quantum, max(0, -math.floor(math.log10(quantum))))
+            if low - 1e-12 <= candidate <= high + 1e-12:
+                return _number(candidate)
         quantum /= 10
     return _number(round(value, 6))
 

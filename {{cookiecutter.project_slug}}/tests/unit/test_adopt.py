@@ -12,9 +12,10 @@ import pytest
 import yaml
 from ruamel.yaml.comments import CommentedSeq
 
-from {{ cookiecutter.package_name }} import adopt, contract
+from {{ cookiecutter.package_name }} import adopt, contract, data
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.errors import DataError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -249,6 +250,24 @@ def test_a_column_left_out_by_hand_stays_out_with_its_reason(project, capsys):
     assert "region       codes are reassigned every year" in capsys.readouterr().out
 
 
+def test_the_data_stage_then_refuses_a_table_that_breaks_the_contract(project):
+    folder = project("classification")
+    adopt.run(str(customers(folder / "exports/customers.csv")), "churn")
+    raw = folder / "data/raw/customers.csv"
+    spoiled = pd.read_csv(raw, dtype=str, keep_default_na=False)
+    spoiled.loc[3, "income"] = "unknown"
+    spoiled.loc[6, "plan"] = "platinum"
+    spoiled.to_csv(raw, index=False)
+    with pytest.raises(DataError) as refused:
+        data.run(load_params(folder / "params.yaml"))
+    message = str(refused.value)
+    assert "data/raw/customers.csv: 2 problems found" in message
+    assert (
+        "column 'income' is numeric in the contract but 1 row" in message and "['unknown'] (first at row 4)" in message
+    )
+    assert "column 'plan' has 1 row with categories the contract does not list ['platinum'] (first at row 7)" in message
+
+
 def test_the_bounds_lie_between_the_dummy_and_the_model(project):
     folder = project("classification")
     found = adopt.plan(str(customers(folder / "exports/customers.csv")), "churn", folder / "params.yaml", False)
@@ -432,7 +451,13 @@ def test_a_regression_target_that_is_not_numeric_is_refused(project, capsys):
 
 @pytest.mark.parametrize(
     ("model", "dummy", "spread", "floor"),
-    [(0.95, 0.6, 0.02, 0.91), (0.62, 0.6, 0.02, 0.6), (0.55, 0.6, 0.02, 0.6), (1.0, 0.5, 0.0, 0.99)],
+    [
+        (0.95, 0.6, 0.02, 0.91),  # 0.95 - 2 * 0.02, to the hundredth below
+        (0.62, 0.6, 0.02, 0.6),  # the dummy's score stops it
+        (0.8169, 0.7525, 0.0518, 0.76),  # rounding down would cross the dummy's: up instead
+        (0.55, 0.6, 0.02, 0.6),  # a model worse than the dummy: the dummy's score, and a warning
+        (1.0, 0.5, 0.0, 0.99),  # no spread: a margin of 0.01 all the same
+    ],
 )
 def test_a_floor_is_below_the_model_by_twice_the_spread_and_never_below_the_dummy(model, dummy, spread, floor):
     baseline = adopt.Baseline(100, 80, 20, None, {"accuracy": adopt.Score(dummy, model, spread)})
