@@ -225,11 +225,14 @@ def _row_index(name: str, cells: pd.Series) -> bool:
 
 
 def _counts_rows(cells: pd.Series) -> bool:
-    """Whole numbers, one per row, that go up with the rows or fill a range: 1, 2, 3 ... or 1001, 1002, 1005 ..."""
+    """Whole numbers, one per row, packed in a range about as wide as the table: 1, 2, 3 ... or 1001, 1002, 1005 ...
+
+    (A measure that happens to be unique, such as a price in a table sorted by it, spreads far wider.)
+    """
     numbers = _whole_numbers(cells)
     if numbers is None or len(numbers) < 3 or not numbers.is_unique:
         return False
-    return bool(numbers.is_monotonic_increasing or numbers.max() - numbers.min() == len(numbers) - 1)
+    return bool(numbers.max() - numbers.min() < 2 * len(numbers))
 
 
 def _reason(name: str, cells: pd.Series, kind: str, target: pd.Series, task: str) -> str | None:
@@ -449,8 +452,8 @@ def _rounded(value: float, margin: float, low: float, high: float, down: bool) -
 
 
 def _number(value: float) -> float | int:
-    """47000 rather than 47000.0 in params.yaml; fractions as they are."""
-    return int(value) if float(value).is_integer() and abs(value) >= 1 else float(value)
+    """47000 rather than 47000.0 in params.yaml and messages; fractions as they are."""
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
 
 
 def _nice_up(value: float) -> float | int:
@@ -867,8 +870,8 @@ def _describe_contract(contract: contracts.Contract, target: str, say: Say) -> N
     say(f"Columns (the contract's types; {contracts.CONTRACT_PATH}):")
     for name, column in contract.columns.items():
         detail = ""
-        if column.type == "numeric":
-            detail = f"{contracts._plain(column.min)} .. {contracts._plain(column.max)}"
+        if column.type == "numeric" and column.min is not None and column.max is not None:
+            detail = f"{_number(column.min)} .. {_number(column.max)}"
         elif column.type == "categorical":
             shown = ", ".join(column.categories[:6]) + (", ..." if len(column.categories) > 6 else "")
             detail = f"{len(column.categories)}: {shown}"
@@ -908,15 +911,15 @@ def _describe_baseline(baseline: Baseline, quality: Quality, params: Params, say
 
 
 def _contract_change(old: str, contract: contracts.Contract) -> str:
-    if not old:
-        return f"{len(contract.columns)} columns"
-    try:
-        import yaml
+    import yaml
 
+    try:
         previous = (yaml.safe_load(old) or {}).get("columns") or {}
     except (yaml.YAMLError, AttributeError):  # an unreadable old contract is simply replaced
         previous = {}
     new = {name: column.as_yaml() for name, column in contract.columns.items()}
+    if not set(previous) & set(new):
+        return f"{len(new)} columns" + (f", replacing the {len(previous)} of another table" if previous else "")
     added = [name for name in new if name not in previous]
     removed = [name for name in previous if name not in new]
     altered = [name for name in new if name in previous and previous[name] != new[name]]
