@@ -183,7 +183,7 @@ def left_out(
     frame: pd.DataFrame, contract: contracts.Contract, target: str, task: str, skip: set[str]
 ) -> dict[str, str]:
     """The columns a model should not learn from, each with its reason, in the table's order."""
-    cells = {name: _cells(frame[name]) for name in frame.columns if name not in skip}
+    cells = {name: _cells(frame[name], contract[name].type) for name in frame.columns if name not in skip}
     reasons = {
         name: "row number: an index written out with the table"
         for name in cells
@@ -195,28 +195,31 @@ def left_out(
         if name != target and name not in reasons and _counts_rows(cells[name])
     }
     # Judged on distinct rows: a row copied twice must not hide an identifier (a row number would hide the copy).
-    distinct = ~pd.DataFrame({name: cells[name] for name in cells if name not in reasons}).duplicated().to_numpy()
+    distinct = ~pd.Series(data.row_keys(pd.DataFrame({n: cells[n] for n in cells if n not in reasons}))).duplicated()
+    distinct = distinct.to_numpy()
+    goal = cells[target][distinct]
+    goal_numbers = pd.to_numeric(goal, errors="coerce")
+    goal_numbers = goal_numbers if goal_numbers.notna().sum() == goal.notna().sum() else None
     for name in cells:
         if name == target or name in reasons:
             continue
-        reason = _reason(name, cells[name][distinct], contract[name].type, cells[target][distinct], task)
+        reason = _reason(name, cells[name][distinct], contract[name].type, goal, goal_numbers, task)
         if reason:
             reasons[name] = reason
     return {name: reasons[name] for name in frame.columns if name in reasons}
 
 
-def _cells(values: pd.Series) -> pd.Series:
-    """Numbers as they are, anything else as text (empty cells NaN): what the checks below compare."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype("float64")
+def _cells(values: pd.Series, kind: str) -> pd.Series:
+    """A numeric column as numbers, any other as text (empty cells NaN): what the checks below compare."""
+    if kind == "numeric":
+        return pd.to_numeric(values, errors="coerce").astype("float64")
     return contracts.as_text(values)
 
 
 def _whole_numbers(cells: pd.Series) -> pd.Series | None:
-    numbers = pd.to_numeric(cells, errors="coerce")
-    if cells.isna().any() or numbers.isna().any() or (numbers % 1 != 0).any():
+    if not pd.api.types.is_float_dtype(cells) or cells.isna().any() or (cells % 1 != 0).any():
         return None
-    return numbers
+    return cells
 
 
 def _row_index(name: str, cells: pd.Series) -> bool:
@@ -230,24 +233,26 @@ def _counts_rows(cells: pd.Series) -> bool:
     (A measure that happens to be unique, such as a price in a table sorted by it, spreads far wider.)
     """
     numbers = _whole_numbers(cells)
-    if numbers is None or len(numbers) < 3 or not numbers.is_unique:
+    if numbers is None or len(numbers) < 3 or numbers.max() - numbers.min() >= 2 * len(numbers):
         return False
-    return bool(numbers.max() - numbers.min() < 2 * len(numbers))
+    return bool(numbers.is_unique)
 
 
-def _reason(name: str, cells: pd.Series, kind: str, target: pd.Series, task: str) -> str | None:
+def _reason(
+    name: str, cells: pd.Series, kind: str, target: pd.Series, target_numbers: pd.Series | None, task: str
+) -> str | None:
     present = cells.dropna()
     if present.empty:
         return "constant: empty in every row"
     if len(present) == len(cells) and (present == present.iloc[0]).all():
-        return f"constant: {_show(present.iloc[0])!r} in every row"
-    leak = _leak(cells, target, task)
+        return f"constant: {_show(_number(present.iloc[0]) if kind == 'numeric' else present.iloc[0])!r} in every row"
+    leak = _leak(cells, target, target_numbers, task)
     if leak:
         return leak
     if kind == "datetime":
         return "date or time: not a feature; use it as data.split_column with data.split: time"
     unique = len(present) == len(cells) and present.is_unique
-    words = kind == "text" and present.astype(str).str.contains(r"\s").mean() > 0.5  # sentences, not codes
+    words = kind == "text" and present.str.contains(r"\s").mean() > 0.5  # sentences, not codes
     if unique and not words and (kind != "numeric" or (_whole_numbers(present) is not None and ID_NAME.search(name))):
         return "identifier: a different value in every row"
     if kind == "text":
@@ -255,24 +260,23 @@ def _reason(name: str, cells: pd.Series, kind: str, target: pd.Series, task: str
     return None
 
 
-def _leak(text: pd.Series, target: pd.Series, task: str) -> str | None:
+def _leak(cells: pd.Series, target: pd.Series, target_numbers: pd.Series | None, task: str) -> str | None:
     """The target in disguise: a copy of it, a one-to-one code of it, or (regression) a column in step with it."""
-    pairs = pd.DataFrame({"column": text, "target": target}).dropna()
-    if len(pairs) < 2 or pairs["column"].nunique() < 2:
+    numeric = pd.api.types.is_float_dtype(cells) and target_numbers is not None
+    pairs = pd.DataFrame({"column": cells, "target": target_numbers if numeric else target}).dropna()
+    distinct = pairs["column"].nunique()
+    if len(pairs) < 2 or distinct < 2:
         return None
-    column_numbers = pd.to_numeric(pairs["column"], errors="coerce")
-    target_numbers = pd.to_numeric(pairs["target"], errors="coerce")
-    numeric = bool(column_numbers.notna().all() and target_numbers.notna().all())
-    if (pairs["column"] == pairs["target"]).all() or (numeric and (column_numbers == target_numbers).all()):
+    if (pairs["column"] == pairs["target"]).all():
         return "leak: equal to the target"
-    if pairs["column"].nunique() < len(pairs):
+    if distinct == pairs["target"].nunique() and distinct < len(pairs):
         per_value = pairs.groupby("column")["target"].nunique().max()
         per_target = pairs.groupby("target")["column"].nunique().max()
         if per_value == 1 and per_target == 1:
             each = "class" if task == "classification" else "target value"
             return f"leak: a one-to-one code of the target (each value goes with one {each})"
-    if task == "regression" and numeric and len(pairs) >= 10 and column_numbers.nunique() > 2:
-        correlation = column_numbers.rank().corr(target_numbers.rank())
+    if task == "regression" and numeric and len(pairs) >= 10 and distinct > 2:
+        correlation = pairs["column"].rank().corr(pairs["target"].rank())
         if abs(correlation) > 0.9999:
             return "leak: moves in step with the target in every row (rank correlation 1)"
     return None
@@ -307,7 +311,7 @@ class Baseline:
     rows: int  # after dropping rows without a target, and duplicates as data.duplicates says
     train_rows: int
     test_rows: int
-    sampled_from: int | None  # the row count before sampling, when the table had more than BASELINE_ROWS
+    sampled_from: int | None  # the table's rows, when it had more than BASELINE_ROWS and a sample was measured
     scores: dict[str, Score]
 
 
@@ -318,15 +322,14 @@ def measure(typed: pd.DataFrame, features: list[str], contract: contracts.Contra
     from . import evaluate, train
 
     target, task = params.data.target, params.task
-    frame = typed.copy()
+    # A small table is prepared exactly as the data stage will: same rows, same split, same scores.
+    sampled = len(typed) > BASELINE_ROWS
+    frame = (typed.sample(BASELINE_ROWS, random_state=params.seed).sort_index() if sampled else typed).copy()
     if task == "classification":
         frame[target] = data.labels_of(frame[target])
     frame = frame[frame[target].notna()]
     frame[target] = frame[target].infer_objects()  # whole-number labels as integers, as the split's Parquet holds them
     frame, _ = data.deduplicate(frame, [*features, target], params.data.duplicates)
-    before = len(frame)
-    if before > BASELINE_ROWS:
-        frame = frame.sample(BASELINE_ROWS, random_state=params.seed).sort_index()
     train_frame, test_frame = data.split(frame, features, params)
     feature_types = {name: contract[name].type for name in features}
     schema = data.Schema(
@@ -373,10 +376,10 @@ def measure(typed: pd.DataFrame, features: list[str], contract: contracts.Contra
             ) from None
         spread = _bootstrap_spread(lambda index: metrics(outputs[0], index), len(y_test), params.seed)
     return Baseline(
-        rows=before,
+        rows=len(frame),
         train_rows=len(train_frame),
         test_rows=len(test_frame),
-        sampled_from=before if before > BASELINE_ROWS else None,
+        sampled_from=len(typed) if sampled else None,
         scores={
             name: Score(float(dummy_scores[name]), float(model_scores[name]), spread.get(name, 0.0))
             for name in BOUNDED[task]
@@ -448,7 +451,8 @@ def _rounded(value: float, margin: float, low: float, high: float, down: bool) -
             if low - 1e-12 <= candidate <= high + 1e-12:
                 return _number(candidate)
         quantum /= 10
-    return _number(round(value, 6))
+    # The model does not beat the dummy: the dummy's score, to four decimals on the dummy's side.
+    return _number((math.ceil if down else math.floor)(value * 1e4 - (1e-9 if down else -1e-9)) / 1e4)
 
 
 def _number(value: float) -> float | int:
@@ -892,9 +896,11 @@ def _describe_exclusions(exclude: dict[str, str], say: Say) -> None:
 
 
 def _describe_baseline(baseline: Baseline, quality: Quality, params: Params, say: Say) -> None:
-    sampled = f" (a sample of {baseline.sampled_from:,})" if baseline.sampled_from else ""
+    rows = f"{baseline.rows:,} rows"
+    if baseline.sampled_from:
+        rows = f"a sample of {BASELINE_ROWS:,} of the {baseline.sampled_from:,} rows"
     say(
-        f"Baseline: {baseline.rows:,} rows{sampled} -> {baseline.train_rows:,} train, {baseline.test_rows:,} test "
+        f"Baseline: {rows} -> {baseline.train_rows:,} train, {baseline.test_rows:,} test "
         f"({params.data.split} split); dummy model against {params.model.type}:"
     )
     for name, score in baseline.scores.items():

@@ -279,6 +279,14 @@ def test_the_bounds_lie_between_the_dummy_and_the_model(project):
     assert not (folder / "data").exists() and not (folder / "data-contract.yaml").exists()  # plan writes nothing
 
 
+def test_a_large_table_is_measured_on_a_sample(project, monkeypatch, capsys):
+    monkeypatch.setattr(adopt, "BASELINE_ROWS", 150)
+    folder = project("classification")
+    adopt.run(str(customers(folder / "exports/customers.csv")), "churn")
+    assert "Baseline: a sample of 150 of the 305 rows -> " in capsys.readouterr().out
+    assert contract.load(folder / "data-contract.yaml")["income"].type == "numeric"  # the contract sees every row
+
+
 def test_a_regression_table_gets_floors_and_ceilings_on_its_own_scale(project, capsys):
     folder = project("regression")
     raw = houses(folder / "exports/houses.csv")
