@@ -38,6 +38,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
     modules = [
         "__init__",
         "__main__",
+        "adopt",
         "artifact",
         "benchmark",
         "cli",
@@ -60,6 +61,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
     ]
     unit = [
         "conftest",
+        "test_adopt",
         "test_artifact",
         "test_cli",
         "test_compare",
@@ -148,6 +150,23 @@ def test_every_structured_file_parses(baked):
             ast.parse(path.read_text(encoding="utf-8"), filename=name)
         elif path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_adopt_knows_the_sample_model_card(baked):
+    # `adopt` replaces a MODEL_CARD.md section only while it still reads as the template ships it:
+    # its copy of the sample text (SAMPLE_NOTES) must match the card of each task.
+    _, project = baked
+    module = ast.parse((project / "src/tumour_classifier/adopt.py").read_text(encoding="utf-8"))
+    notes = next(
+        ast.literal_eval(node.value)
+        for node in module.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "SAMPLE_NOTES"
+    )
+    parts = re.split(r"(?m)^## (.*)$", (project / "MODEL_CARD.md").read_text(encoding="utf-8"))[1:]
+    sections = dict(zip(parts[::2], parts[1::2], strict=True))
+    assert set(notes) <= set(sections)
+    for heading in notes:
+        assert " ".join(sections[heading].split()) in notes[heading], heading
 
 
 def test_the_origin_is_recorded_for_cruft(baked):

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bakery import TOOLS_BIN, bake, remote_url, run
 
@@ -110,42 +111,114 @@ def test_the_local_loop(tmp_path, answers, installer):
         assert (project / "data/processed/train.parquet").is_file()
         assert "Data and pipelines are up to date." in sh("dvc", "status").stdout
 
-    bring_your_own_csv(project, answers["task"], sh)
+    bring_your_own_data(project, answers["task"], tmp_path, sh)
 
 
-def bring_your_own_csv(project: Path, task: str, sh) -> None:
-    """The README's "Bring your own CSV" steps, then a malformed file that must be refused clearly."""
-    dataset, target = {
-        "classification": ("load_breast_cancer", "diagnosis"),
-        "regression": ("load_diabetes", "progression"),
-    }[task]
-    export = (
-        f"from sklearn.datasets import {dataset}; "
-        f"frame = {dataset}(as_frame=True).frame.rename(columns={{'target': '{target}'}}); "
-        "frame.to_csv('data/raw/data.csv', index=False)"
-    )
-    sh(str(project / ".venv/bin/python"), "-c", export)
-    sh("dvc", "add", "data/raw/data.csv")
+# A raw table as people export it, per task: a row index, an identifier, text categories and
+# numbers with empty cells, a date; string classes, or a target on its own scale. Run with the
+# project's Python: argv[1] is the file to write.
+RAW_TABLES = {
+    "classification": """
+import sys
+import numpy as np, pandas as pd
+rng = np.random.default_rng(7)
+n = 400
+age = rng.integers(18, 90, n).astype(float)
+plan = rng.choice(["basic", "plus", "pro"], n)
+income = rng.normal(40000, 12000, n).round(2)
+risk = (age - 50) / 15 + (plan == "pro") * 1.2 - (income - 40000) / 20000 + rng.normal(0, 0.6, n)
+frame = pd.DataFrame({
+    "customer_id": [f"C{i:05d}" for i in range(n)],
+    "age": age,
+    "income": income,
+    "plan": plan,
+    "region": rng.choice(["007", "012", "031"], n),
+    "signup": pd.date_range("2022-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+    "churned": np.where(risk > 0.3, "yes", "no"),
+})
+frame.loc[rng.choice(n, 15, replace=False), "age"] = np.nan
+frame.loc[rng.choice(n, 10, replace=False), "plan"] = np.nan
+frame.to_csv(sys.argv[1])
+""",
+    "regression": """
+import sys
+import numpy as np, pandas as pd
+rng = np.random.default_rng(7)
+n = 400
+area = rng.uniform(40, 250, n).round(1)
+plan = rng.choice(["basic", "plus", "pro"], n)
+price = area * 3000 + np.where(plan == "pro", 60000, 0) + rng.normal(0, 15000, n)
+frame = pd.DataFrame({
+    "house_id": [f"H{i:05d}" for i in range(n)],
+    "area": area,
+    "plan": plan,
+    "region": rng.choice(["007", "012", "031"], n),
+    "sold_on": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+    "price": price.round(2),
+})
+frame.loc[rng.choice(n, 15, replace=False), "area"] = np.nan
+frame.loc[rng.choice(n, 10, replace=False), "plan"] = np.nan
+frame.to_csv(sys.argv[1])
+""",
+}
+PACKAGE = "tumour_classifier"  # the project's command, with the default answers
+# target, the feature whose effect is known (quality.direction), the numeric column to spoil.
+ROLES = {"classification": ("churned", "age", "age"), "regression": ("price", "area", "area")}
+
+
+def params_exclude(project: Path) -> list[str]:
+    return yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))["data"]["exclude"]
+
+
+def bring_your_own_data(project: Path, task: str, tmp_path: Path, sh) -> None:
+    """The README's "Bring your own data": adopt a raw table, review, reproduce, test; then a
+    malformed version of the table must stop the data stage with every problem in one run."""
+    target, known, numeric = ROLES[task]
+    exported = tmp_path / "exports" / "customers.csv"
+    exported.parent.mkdir()
+    sh(str(project / ".venv/bin/python"), "-c", RAW_TABLES[task], str(exported))
+
+    adopted = sh(PACKAGE, "adopt", str(exported), "--target", target).stdout
+    raw = project / "data/raw/customers.csv"
+    assert raw.read_bytes() == exported.read_bytes()
+    assert "ran `dvc add data/raw/customers.csv`" in adopted
+    excluded = params_exclude(project)
+    assert excluded[:2] == ["Unnamed: 0", "customer_id" if task == "classification" else "house_id"]
+    assert excluded[2] == ("signup" if task == "classification" else "sold_on")
+    assert "dummy" in adopted and "quality.direction:" in adopted and "MODEL_CARD.md: the sample text" in adopted
+    assert "nothing changed" in sh(PACKAGE, "adopt", str(exported), "--target", target).stdout
+    status = sh("git", "status", "--porcelain").stdout
+    for changed in ("data/raw/customers.csv.dvc", "params.yaml", "data-contract.yaml", "MODEL_CARD.md"):
+        assert changed in status
+
+    # The review step: set the direction check adopt cleared, to a feature whose effect is known.
     params = project / "params.yaml"
     text = params.read_text(encoding="utf-8")
-    for before, after in (("  source: sklearn", "  source: csv"), ("  target: target", f"  target: {target}")):
-        assert before in text, f"params.yaml no longer has the line the README tells users to change: {before!r}"
-        text = text.replace(before, after, 1)
-    params.write_text(text, encoding="utf-8")
-    assert "Running stage 'data'" in sh("dvc", "repro").stdout
-    sh("pytest", "-q")
-    assert "data.csv" in sh("git", "status", "--porcelain").stdout  # data/raw/data.csv.dvc to commit
+    cleared = next(line for line in text.splitlines() if line.startswith("  direction: null"))
+    params.write_text(
+        text.replace(cleared, f"  direction:\n    feature: {known}\n    expect: increase"), encoding="utf-8"
+    )
 
-    # A CSV with a hole in a feature column stops the data stage, names the problem, changes nothing.
-    raw = project / "data/raw/data.csv"
-    lines = raw.read_text(encoding="utf-8").splitlines()
-    cells = lines[5].split(",")
-    cells[1] = ""
-    lines[5] = ",".join(cells)
-    raw.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert "Running stage 'data'" in sh("dvc", "repro").stdout
+    tested = sh("pytest", "-q")
+    assert " failed" not in tested.stdout and " skipped" not in tested.stdout
+    sh("git", "add", "--all")
+    sh("git", "commit", "--quiet", "-m", "Adopt the customers table")
+
+    # A category the contract does not list and text in a numeric column: one run names both.
+    rows = raw.read_text(encoding="utf-8").splitlines()
+    header = rows[0].split(",")
+    cells = rows[5].split(",")
+    cells[header.index("plan")] = "platinum"
+    cells[header.index(numeric)] = "forty"
+    rows[5] = ",".join(cells)
+    raw.write_text("\n".join(rows) + "\n", encoding="utf-8")
     before = raw.read_bytes()
     failed = sh("dvc", "repro", check=False)
+    output = failed.stdout + failed.stderr
     assert failed.returncode != 0
-    column = lines[0].split(",")[1]
-    assert f"data/raw/data.csv: column '{column}' has 1 row empty" in failed.stderr + failed.stdout
+    assert "data/raw/customers.csv: 2 problems found" in output
+    problems = [line for line in output.splitlines() if line.strip().startswith("- column")]
+    assert any(f"'{numeric}' is numeric" in line and "['forty']" in line and "row 5" in line for line in problems)
+    assert any("'plan'" in line and "['platinum']" in line and "row 5" in line for line in problems)
     assert raw.read_bytes() == before

@@ -1,5 +1,5 @@
 """Command line: one subcommand per DVC stage (``data``, ``train``, ``export``, ``evaluate``), plus
-``predict``, ``serve``, ``benchmark``, ``report`` and ``gate``.
+``adopt``, ``predict``, ``serve``, ``benchmark``, ``report`` and ``gate``.
 
 ``dvc.yaml`` runs these same commands, so ``dvc repro`` and running a stage by hand do the
 same thing. Problems the user can fix print one ``error:`` line and exit with status 2.
@@ -14,6 +14,12 @@ from pathlib import Path
 from . import __version__, artifact
 from .config import DEFAULT_PARAMS, load_params
 from .errors import ProjectError
+
+
+def _adopt(args: argparse.Namespace) -> None:
+    from . import adopt
+
+    adopt.run(args.path, args.target, params_path=args.params, force=args.force)
 
 
 def _data(args: argparse.Namespace) -> None:
@@ -128,6 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
+    adopt = stage(
+        "adopt",
+        _adopt,
+        "Make a CSV or Parquet file the project's data: copy it to data/raw/ and `dvc add` it, describe its columns "
+        "in data-contract.yaml, set params.yaml's data section and quality bounds from a measured baseline.",
+    )
+    adopt.add_argument(
+        "path", help="the table: a CSV or Parquet file, or sklearn:NAME for a sample table (e.g. sklearn:wine)"
+    )
+    adopt.add_argument("--target", help="the column to predict (a sample table's is `target`)")
+    adopt.add_argument("--force", action="store_true", help="replace a different file of the same name in data/raw/")
     stage("data", _data, "Load and validate the raw data; write the train/test split to data/processed/.")
     stage("train", _train, "Fit the pipeline on the training split; write models/model.skops.")
     stage("export", _export, "Convert the model to ONNX, check it against scikit-learn; write models/serving.json.")
