@@ -8,8 +8,8 @@ classes for classification, or a value on a scale far from the sample dataset's 
 ``wide_table`` is the benchmark's shape: many numeric and a few categorical columns, a share
 of empty cells, optionally all numeric.
 
-It needs numpy and pandas, which a generated project's environment has and the template's
-own does not: tests run it with the project's Python,
+Making a table needs numpy and pandas, which a generated project's environment has and the
+template's own does not: tests import the names and run the module with the project's Python,
 
     .venv/bin/python TEMPLATE/tests/tables.py raw classification data/raw/customers.csv
     .venv/bin/python TEMPLATE/tests/tables.py wide 100000 wide.csv [--numeric-only]
@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # imported where used: the template's tests import the names below without pandas
+    import pandas as pd
 
 SEGMENTS = ["basic", "plus", "premium"]
 REGIONS = ["north", "south-east", "west"]
@@ -35,6 +36,9 @@ NOT_FEATURES = {
 
 
 def raw_table(task: str = "classification", rows: int = 600, seed: int = 0, duplicates: int = 12) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     region = rng.choice(REGIONS, rows, p=[0.5, 0.35, 0.15])
     tenure = rng.gamma(4, 9, rows).round(1)
@@ -80,6 +84,9 @@ def wide_table(
     ``numeric_only``: the same table with each category given as its integer code, so the
     benchmark can set the cost of preparing text against the same data in numbers.
     """
+    import numpy as np
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     values = rng.normal(size=(rows, numeric))
     columns = {f"x{i:02d}": values[:, i] for i in range(numeric)}
@@ -108,11 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     wide.add_argument("rows", type=int)
     wide.add_argument("output")
     wide.add_argument("--numeric-only", action="store_true", help="no categorical columns, same signal")
+    wide.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.kind == "raw":
         frame = raw_table(args.task, args.rows, args.seed)
     else:
-        frame = wide_table(args.rows, numeric_only=args.numeric_only)
+        frame = wide_table(args.rows, numeric_only=args.numeric_only, seed=args.seed)
     frame.to_csv(args.output, index=False)
     return 0
 

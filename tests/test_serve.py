@@ -3,9 +3,9 @@
 Bake, install, `dvc repro`, then `<package> serve` on a free loopback port: predictions equal
 the offline ones (the `predict` command), bad input gets a 4xx naming the field, the
 OpenAPI spec holds up under schemathesis, SIGTERM lets a request in flight finish and exits
-cleanly, and a changed model file never becomes ready. Then the same on a raw table (text
-categories, codes, empty cells, an ID column): a raw row with text and null is answered as
-`predict` answers it offline.
+cleanly, and a changed model file never becomes ready. Then, for each task, a raw table with
+every shape of a real export (tests/tables.py) goes from `adopt` to a served row: text,
+null and an unknown category are answered as `predict` answers them offline.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
-import rawtable
 from bakery import TOOLS_BIN, bake, run
+from tables import NOT_FEATURES, target_of
 
+TABLES = Path(__file__).resolve().parent / "tables.py"  # run with a project's Python: it needs pandas
 HOST = "127.0.0.1"
 PACKAGE = "tumour_classifier"
 # After a graceful shutdown, uvicorn (0.29+) raises the signal it caught again, so the exit
@@ -224,21 +225,60 @@ def test_the_service_serves_the_reproduced_model(tmp_path, monkeypatch, task):
         assert tampered.stop() in CLEAN_EXIT
 
 
-@pytest.mark.serve
-def test_the_service_serves_a_raw_table(tmp_path, monkeypatch):
-    project = reproduced(tmp_path, monkeypatch)
-    rawtable.adopt(project, PACKAGE)
-    run(["dvc", "repro"], project)
-    serving = json.loads((project / "models/serving.json").read_text())
-    assert serving["feature_types"]["cat0"] == "categorical" and serving["nullable"]["cat0"] is True
-    code = serving["categories"]["cat0"][0]
-    assert code.startswith("0"), "codes are text: they keep their leading zeros"
-    rows = [
-        {"num0": 0.5, "num1": None, "num2": -1.25, "cat0": code, "cat1": None},
-        {"num0": None, "num1": 2.0, "num2": 0.0, "cat0": "unknown code", "cat1": "group 1-3"},
-    ]
-    expected = offline_predictions(project, rows)
+# How each task's raw table (tests/tables.py) is split: the two kinds of split a user sets by hand.
+SPLITS = {
+    "classification": ("stratified", "group", "branch"),
+    "regression": ("random", "time", "signed up"),
+}
 
+
+def raw_rows(project: Path, table: Path, count: int) -> list[dict]:
+    """The first rows of a raw table as a client sends them: features only, text as text, empty cells as null."""
+    script = (
+        f"import json, sys; import pandas as pd; from {PACKAGE} import artifact, export; "
+        "features = artifact.read_metadata()['feature_types']; "
+        "frame = pd.read_csv(sys.argv[1], dtype=str, nrows=int(sys.argv[2])); "
+        "print(json.dumps(export.request_rows(frame, features)))"
+    )
+    return json.loads(run([str(project / ".venv/bin/python"), "-c", script, str(table), str(count)], project).stdout)
+
+
+@pytest.mark.serve
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_raw_table_from_adopt_to_a_served_row(tmp_path, monkeypatch, task):
+    """adopt a table with every shape of a real export, reproduce with a group or time split, test,
+    score the raw file, and serve raw rows (text, null, an unknown category) as they are scored offline."""
+    project = reproduced(tmp_path, monkeypatch, task=task)
+    exported = tmp_path / "exports/customers.csv"
+    exported.parent.mkdir()
+    run([str(project / ".venv/bin/python"), str(TABLES), "raw", task, str(exported)], project)
+    adopted = run([PACKAGE, "adopt", str(exported), "--target", target_of(task)], project).stdout
+    for column in NOT_FEATURES:
+        assert column in adopted, f"adopt did not say it leaves out {column!r}"
+    params = project / "params.yaml"
+    default_split, split, column = SPLITS[task]
+    text = params.read_text(encoding="utf-8").replace(f"split: {default_split} ", f"split: {split} ", 1)
+    params.write_text(text.replace("split_column: null", f"split_column: {column}", 1), encoding="utf-8")
+
+    run(["dvc", "repro"], project)
+    tested = run(["pytest", "-q"], project)
+    assert " failed" not in tested.stdout and " skipped" not in tested.stdout
+    schema = json.loads((project / "data/processed/schema.json").read_text())
+    assert schema["split"] == split and column not in schema["features"]
+    assert schema["duplicates"]["dropped"] >= 12
+    assert schema["feature_types"]["region"] == "categorical" and schema["feature_types"]["plan code"] == "categorical"
+
+    # The raw file, every column of it, scored in chunks.
+    run([PACKAGE, "predict", str(exported), "scored.csv"], project)
+    with (project / "scored.csv").open() as handle:
+        scored = list(csv.DictReader(handle))
+    assert len(scored) == sum(1 for _ in exported.open()) - 1
+    assert scored[0]["customer id"] == "C0-000000" and "prediction" in scored[0]
+
+    rows = raw_rows(project, exported, 8)
+    assert any(value is None for row in rows for value in row.values()), "the rows have empty cells"
+    rows.append({**rows[0], "region": "a region never seen", "tenure (months)": None})
+    expected = offline_predictions(project, rows)
     service = Service(project, tmp_path / "serve.log")
     try:
         _, ready = service.wait_for("/ready", lambda status, _: status == 200)
@@ -246,8 +286,9 @@ def test_the_service_serves_a_raw_table(tmp_path, monkeypatch):
         status, answer = service.post({"rows": rows})
         assert status == 200, answer
         assert_same(answer["predictions"], expected)
-        assert answer["predictions"][0]["prediction"] in {"approved", "declined"}
-        for row, field in [({**rows[0], "cat0": 7}, "cat0"), ({**rows[0], "num0": "0.5"}, "num0")]:
+        if task == "classification":
+            assert {p["prediction"] for p in answer["predictions"]} <= {"basic", "plus", "premium"}
+        for row, field in [({**rows[0], "region": 7}, "region"), ({**rows[0], "monthly spend": "12"}, "monthly spend")]:
             status, answer = service.post({"rows": [row]})
             assert status == 422 and f"rows[0].{field}" in [problem["field"] for problem in answer["detail"]]
         fuzz(service, tmp_path)

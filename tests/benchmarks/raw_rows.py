@@ -7,11 +7,11 @@ mixed pipeline next to the numeric-only default, in one run.
 (with the template's environment, e.g. /work/main/.venv/bin/python). It bakes one default project
 (uv sync, dvc repro: the sample table, 30 numeric features) and measures its service with the
 project's `benchmark` command (1 connection). Then it adopts a mixed table of --train-rows rows
-(20 numeric and 5 categorical features, 5% of the cells empty, an ID column, text classes; see
-tests/rawtable.py), reproduces, measures the service again, and scores CSVs of the same shape with
-`predict`: --rows rows, and a tenth of them, to show whether memory grows with the table. Peak memory
-is the child's maximum resident set size (getrusage). Not a timed test: the figures depend on the
-machine and on what else runs on it.
+(20 numeric and 5 categorical features, 5% of the cells empty, text classes: tests/tables.py's
+`wide_table`) with the project's `adopt` command, reproduces, measures the service again, and
+scores CSVs of the same shape with `predict`: --rows rows, and a tenth of them, to show whether
+memory grows with the table. Peak memory is the child's maximum resident set size (getrusage).
+Not a timed test: the figures depend on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ is not a package: imported by path
-import rawtable
 from bakery import TOOLS_BIN, bake
 
+TABLES = Path(__file__).resolve().parents[1] / "tables.py"  # run with the project's Python: it needs pandas
+
 PACKAGE = "tumour_classifier"
-SHAPE = {"numeric": 20, "categorical": 5, "empty": 0.05}
 # Runs a command and prints its wall time and its peak resident memory (the largest child's, in KiB on Linux).
 _MEASURE = (
     "import json, resource, subprocess, sys, time; start = time.perf_counter(); "
@@ -85,7 +85,9 @@ def main() -> int:
         numeric_p50, numeric_out = single_row_p50(project, env, args.seconds)
 
         start = time.perf_counter()
-        rawtable.adopt(project, PACKAGE, rows=args.train_rows, **SHAPE)
+        python = str(project / ".venv/bin/python")
+        step([python, str(TABLES), "wide", str(args.train_rows), "mixed.csv"], project, env)
+        step([PACKAGE, "adopt", "mixed.csv", "--target", "label"], project, env)
         step(["dvc", "repro"], project, env)
         print(f"mixed table: dvc repro {time.perf_counter() - start:.0f} s", flush=True)
         runtime = json.loads((project / "models/serving.json").read_text())["runtime"]
@@ -95,7 +97,7 @@ def main() -> int:
         for rows in (args.rows // 10, args.rows):
             table = f"batch-{rows}.csv"
             start = time.perf_counter()
-            rawtable.write_table(project, PACKAGE, output=table, rows=rows, seed=1, contract=False, **SHAPE)
+            step([python, str(TABLES), "wide", str(rows), table, "--seed", "1"], project, env)
             size = (project / table).stat().st_size / 2**20
             print(f"wrote {table}: {size:.0f} MiB in {time.perf_counter() - start:.0f} s", flush=True)
             results[rows] = scored(project, env, table)

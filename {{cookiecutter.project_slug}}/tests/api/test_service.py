@@ -54,30 +54,36 @@ def bad_rows(split) -> list[tuple[str, object, str]]:
     _, _, schema = split
     row = first_row(split)
     second = list(row)[1]
-    # A numeric feature that the data contract never allows empty (the sample tables have no empty cell).
     serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
-    number = next(
-        name for name in schema.features if schema.feature_types[name] == "numeric" and not serving["nullable"][name]
-    )
-    return [
-        ("text", {"rows": [{**row, number: "12.5"}]}, f"rows[0].{number}"),
-        ("bool", {"rows": [{**row, number: True}]}, f"rows[0].{number}"),
-        ("null", {"rows": [{**row, number: None}]}, f"rows[0].{number}"),
+    numeric = [name for name in schema.features if schema.feature_types[name] == "numeric"]
+    number = numeric[0] if numeric else None
+    cases = [
         ("missing", {"rows": [{k: v for k, v in row.items() if k != second}]}, f"rows[0].{second}"),
         ("extra", {"rows": [{**row, "customer_id": 7}]}, "rows[0].customer_id"),
-        ("second-row", {"rows": [row, {**row, second: "x"}]}, f"rows[1].{second}"),
         ("empty", {"rows": []}, "rows"),
         ("no-rows", {"row": row}, "rows"),
         ("not-an-object", [row], "body"),
     ]
+    if number is not None:
+        cases += [
+            ("text", {"rows": [{**row, number: "12.5"}]}, f"rows[0].{number}"),
+            ("bool", {"rows": [{**row, number: True}]}, f"rows[0].{number}"),
+            ("second-row", {"rows": [row, {**row, number: "x"}]}, f"rows[1].{number}"),
+        ]
+    # null only where the data contract allows no empty cell (the sample tables have none).
+    strict = [name for name in schema.features if not serving["nullable"][name]]
+    if strict:
+        cases.append(("null", {"rows": [{**row, strict[0]: None}]}, f"rows[0].{strict[0]}"))
+    return cases
 
 
-@pytest.mark.parametrize("case", range(9))
-def test_bad_input_is_refused_naming_the_field(client, split, case):
-    name, body, field = bad_rows(split)[case]
-    answer = client.post("/predict", json=body)
-    assert answer.status_code == 422, name
-    assert field in [problem["field"] for problem in answer.json()["detail"]], (name, answer.json())
+def test_bad_input_is_refused_naming_the_field(client, split):
+    cases = bad_rows(split)
+    assert len(cases) >= 5
+    for name, body, field in cases:
+        answer = client.post("/predict", json=body)
+        assert answer.status_code == 422, name
+        assert field in [problem["field"] for problem in answer.json()["detail"]], (name, answer.json())
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
