@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from bakery import TOOLS_BIN, bake, remote_url, run
+from tables import NOT_FEATURES, target_of
 
 LOOPS = [
     pytest.param({"task": "classification", "dvc_remote": "none"}, "uv", id="classification-none-uv"),
@@ -114,56 +115,10 @@ def test_the_local_loop(tmp_path, answers, installer):
     bring_your_own_data(project, answers["task"], tmp_path, sh)
 
 
-# A raw table as people export it, per task: a row index, an identifier, text categories and
-# numbers with empty cells, a date; string classes, or a target on its own scale. Run with the
-# project's Python: argv[1] is the file to write.
-RAW_TABLES = {
-    "classification": """
-import sys
-import numpy as np, pandas as pd
-rng = np.random.default_rng(7)
-n = 400
-age = rng.integers(18, 90, n).astype(float)
-plan = rng.choice(["basic", "plus", "pro"], n)
-income = rng.normal(40000, 12000, n).round(2)
-risk = (age - 50) / 15 + (plan == "pro") * 1.2 - (income - 40000) / 20000 + rng.normal(0, 0.6, n)
-frame = pd.DataFrame({
-    "customer_id": [f"C{i:05d}" for i in range(n)],
-    "age": age,
-    "income": income,
-    "plan": plan,
-    "region": rng.choice(["007", "012", "031"], n),
-    "signup": pd.date_range("2022-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
-    "churned": np.where(risk > 0.3, "yes", "no"),
-})
-frame.loc[rng.choice(n, 15, replace=False), "age"] = np.nan
-frame.loc[rng.choice(n, 10, replace=False), "plan"] = np.nan
-frame.to_csv(sys.argv[1])
-""",
-    "regression": """
-import sys
-import numpy as np, pandas as pd
-rng = np.random.default_rng(7)
-n = 400
-area = rng.uniform(40, 250, n).round(1)
-plan = rng.choice(["basic", "plus", "pro"], n)
-price = area * 3000 + np.where(plan == "pro", 60000, 0) + rng.normal(0, 15000, n)
-frame = pd.DataFrame({
-    "house_id": [f"H{i:05d}" for i in range(n)],
-    "area": area,
-    "plan": plan,
-    "region": rng.choice(["007", "012", "031"], n),
-    "sold_on": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
-    "price": price.round(2),
-})
-frame.loc[rng.choice(n, 15, replace=False), "area"] = np.nan
-frame.loc[rng.choice(n, 10, replace=False), "plan"] = np.nan
-frame.to_csv(sys.argv[1])
-""",
-}
 PACKAGE = "tumour_classifier"  # the project's command, with the default answers
-# target, the feature whose effect is known (quality.direction), the numeric column to spoil.
-ROLES = {"classification": ("churned", "age", "age"), "regression": ("price", "area", "area")}
+TABLES = Path(__file__).resolve().parent / "tables.py"  # run with the project's Python: it needs pandas
+# Per task: the feature whose effect is known (quality.direction) and, for 3+ classes, the class it moves.
+KNOWN_EFFECT = {"classification": ("tenure (months)", "premium"), "regression": ("monthly spend", None)}
 
 
 def params_exclude(project: Path) -> list[str]:
@@ -173,18 +128,16 @@ def params_exclude(project: Path) -> list[str]:
 def bring_your_own_data(project: Path, task: str, tmp_path: Path, sh) -> None:
     """The README's "Bring your own data": adopt a raw table, review, reproduce, test; then a
     malformed version of the table must stop the data stage with every problem in one run."""
-    target, known, numeric = ROLES[task]
+    target, (known, label) = target_of(task), KNOWN_EFFECT[task]
     exported = tmp_path / "exports" / "customers.csv"
     exported.parent.mkdir()
-    sh(str(project / ".venv/bin/python"), "-c", RAW_TABLES[task], str(exported))
+    sh(str(project / ".venv/bin/python"), str(TABLES), "raw", task, str(exported))
 
     adopted = sh(PACKAGE, "adopt", str(exported), "--target", target).stdout
     raw = project / "data/raw/customers.csv"
     assert raw.read_bytes() == exported.read_bytes()
     assert "ran `dvc add data/raw/customers.csv`" in adopted
-    excluded = params_exclude(project)
-    assert excluded[:2] == ["Unnamed: 0", "customer_id" if task == "classification" else "house_id"]
-    assert excluded[2] == ("signup" if task == "classification" else "sold_on")
+    assert set(params_exclude(project)) == set(NOT_FEATURES)
     assert "dummy" in adopted and "quality.direction:" in adopted and "MODEL_CARD.md: the sample text" in adopted
     assert "nothing changed" in sh(PACKAGE, "adopt", str(exported), "--target", target).stdout
     status = sh("git", "status", "--porcelain").stdout
@@ -195,9 +148,8 @@ def bring_your_own_data(project: Path, task: str, tmp_path: Path, sh) -> None:
     params = project / "params.yaml"
     text = params.read_text(encoding="utf-8")
     cleared = next(line for line in text.splitlines() if line.startswith("  direction: null"))
-    params.write_text(
-        text.replace(cleared, f"  direction:\n    feature: {known}\n    expect: increase"), encoding="utf-8"
-    )
+    direction = f"  direction:\n    feature: {known}\n    expect: increase" + (f"\n    label: {label}" if label else "")
+    params.write_text(text.replace(cleared, direction), encoding="utf-8")
 
     assert "Running stage 'data'" in sh("dvc", "repro").stdout
     tested = sh("pytest", "-q")
@@ -209,8 +161,8 @@ def bring_your_own_data(project: Path, task: str, tmp_path: Path, sh) -> None:
     rows = raw.read_text(encoding="utf-8").splitlines()
     header = rows[0].split(",")
     cells = rows[5].split(",")
-    cells[header.index("plan")] = "platinum"
-    cells[header.index(numeric)] = "forty"
+    cells[header.index("plan code")] = "platinum"
+    cells[header.index("monthly spend")] = "forty"
     rows[5] = ",".join(cells)
     raw.write_text("\n".join(rows) + "\n", encoding="utf-8")
     before = raw.read_bytes()
@@ -219,6 +171,6 @@ def bring_your_own_data(project: Path, task: str, tmp_path: Path, sh) -> None:
     assert failed.returncode != 0
     assert "data/raw/customers.csv: 2 problems found" in output
     problems = [line for line in output.splitlines() if line.strip().startswith("- column")]
-    assert any(f"'{numeric}' is numeric" in line and "['forty']" in line and "row 5" in line for line in problems)
-    assert any("'plan'" in line and "['platinum']" in line and "row 5" in line for line in problems)
+    assert any("'monthly spend' is numeric" in line and "['forty']" in line and "row 5" in line for line in problems)
+    assert any("'plan code'" in line and "['platinum']" in line and "row 5" in line for line in problems)
     assert raw.read_bytes() == before
