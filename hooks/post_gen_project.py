@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -135,7 +136,8 @@ def commit_commands() -> list[list[str]]:
 
 
 def shell_line(command: list[str]) -> str:
-    return " ".join(part if part.replace("-", "").replace("/", "").isalnum() else json.dumps(part) for part in command)
+    """The command as a line to paste into a POSIX shell: each part one argument, nothing expanded."""
+    return shlex.join(command)
 
 
 def run_all(commands: list[list[str]], root: Path) -> list[str] | None:

@@ -231,6 +231,33 @@ def test_answers_with_quotes_backslashes_and_code_stay_data(tmp_path):
     assert hostile["author_name"] in (project / "LICENSE").read_text(encoding="utf-8")
 
 
+def test_answers_in_any_script_come_out_readable_and_valid(tmp_path):
+    # Accents, an emoji (outside the Basic Multilingual Plane), a line separator and DEL: TOML
+    # refuses JSON's surrogate pairs and raw DEL, YAML folds a raw line separator.
+    answers = {
+        "project_name": "Prévision des départs 🚀",
+        "description": "Modèle ✨ de churn\u2028pour l'équipe « CRM »\x7f",
+        "author_name": "Zoë Ørsted-Núñez 山田",
+    }
+    project = bake(tmp_path, **answers)
+    assert project.name == "prevision-des-departs"
+    text = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert "Zoë Ørsted-Núñez 山田" in text and "\\u00eb" not in text, "names stay readable"
+    pyproject = tomllib.loads(text)
+    assert pyproject["project"]["description"] == answers["description"]
+    assert pyproject["project"]["authors"][0]["name"] == answers["author_name"]
+    dvc = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))
+    assert dvc["artifacts"]["model"]["desc"] == answers["description"]
+    card = ast.parse((project / f"src/{project.name.replace('-', '_')}/model_card.py").read_text(encoding="utf-8"))
+    constants = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in card.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in {"PROJECT", "DESCRIPTION"}
+    }
+    assert constants["PROJECT"] == answers["project_name"]
+    assert constants["DESCRIPTION"] == answers["description"]
+
+
 @pytest.mark.parametrize("package_name", ["m", "a_rather_long_package_name_for_a_churn_model"])
 def test_the_generated_code_passes_its_linters_whatever_the_package_name(tmp_path, package_name):
     # Lines that hold the package name change length with it: ruff must accept short and long names.

@@ -89,7 +89,11 @@ def test_the_documented_choices_match_the_hook():
     assert set(pre_gen.PR_COMMENTS) == set(CHOICES["pr_comment"])
     assert set(pre_gen.DEPLOY_TARGETS) == set(CHOICES["deploy_target"])
     assert set(CHOICES["dvc_remote"]) == {"none", "local", *pre_gen.REMOTE_SCHEMES}
-    assert OPTIONS["_extensions"] == ["hooks.messages.QuietHookFailure", "hooks.location.TemplateRoot"]
+    assert OPTIONS["_extensions"] == [
+        "hooks.messages.QuietHookFailure",
+        "hooks.location.TemplateRoot",
+        "hooks.literals.QuotedLiterals",
+    ]
 
 
 def path_without(*programs: str) -> str:
@@ -132,7 +136,17 @@ def test_without_a_git_identity_the_commit_commands_are_printed(tmp_path, monkey
 
 def test_shell_lines_quote_what_needs_quoting():
     line = post_gen.shell_line(["git", "commit", "-m", "two words"])
-    assert line == 'git commit -m "two words"'
+    assert line == "git commit -m 'two words'"
+
+
+@pytest.mark.parametrize("part", ["$(touch pwned)", "`touch pwned`", "a'b", 'say "hi"', "x; touch pwned", "~/here *"])
+def test_a_shell_line_runs_as_printed_and_expands_nothing(tmp_path, part):
+    # The "finish by hand" lines hold paths and remote URLs the user typed: pasted into a shell,
+    # each must reach the command as one argument, with nothing expanded or run.
+    line = post_gen.shell_line(["printf", "%s", part])
+    done = subprocess.run(["sh", "-c", line], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert done.stdout == part
+    assert not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.parametrize(

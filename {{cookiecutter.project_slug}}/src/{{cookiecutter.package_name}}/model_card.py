@@ -18,8 +18,8 @@ from . import artifact
 from .config import Params
 from .errors import MissingOutputError
 
-PROJECT = {{ cookiecutter.project_name | tojson }}
-DESCRIPTION = {{ cookiecutter.description | tojson }}
+PROJECT = {{ cookiecutter.project_name | quoted }}
+DESCRIPTION = {{ cookiecutter.description | quoted }}
 NOTES_PATH = Path("MODEL_CARD.md")
 SERVING_PATH = Path("models/serving.json")  # written by the export stage
 
