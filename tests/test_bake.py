@@ -73,6 +73,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "test_predict",
         "test_report",
         "test_review",
+        "test_serve",
         "test_smoke",
         "test_train",
     ]

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -367,11 +368,22 @@ def _add_predict(app: FastAPI, body_model: type[BaseModel], model: _Model, recor
         columns = dict(zip(names, zip(*(row.__dict__.values() for row in batch), strict=True), strict=True))
         request.state.rows = len(batch)
         rows.inc(len(batch))
-        answers = predictor.records(predictor.predict(columns))
+        scores = predictor.predict(columns)
+        if not np.isfinite(scores).all():
+            return _problems(_not_finite(scores))
+        answers = predictor.records(scores)
         return Response(
             '{"model_version":' + model_version + ',"predictions":' + json.dumps(answers) + "}",
             media_type="application/json",
         )
+
+
+def _not_finite(scores: np.ndarray) -> list[dict[str, Any]]:
+    """A row whose answer is no finite number (finite inputs far beyond the training data can overflow a
+    linear model): JSON cannot carry it, and a client must not read Infinity as an answer."""
+    rows = np.flatnonzero(~np.isfinite(scores.reshape(len(scores), -1)).all(axis=1))
+    message = "the model's answer is not a finite number: the row's values are far outside the training data"
+    return [{"loc": ("body", "rows", int(row)), "type": "not_finite", "msg": message} for row in rows]
 
 
 def _add_status(app: FastAPI, model: _Model, public: dict[str, Any], registry: CollectorRegistry) -> None:
