@@ -113,9 +113,19 @@ def read(source: str, target: str | None, task: str) -> Table:
     unreadable = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError)
     if path.suffix.lower() not in data.PARQUET_SUFFIXES:
         with contextlib.suppress(*unreadable):  # read_table reports it, naming the file
-            header = [str(name) for name in pd.read_csv(path, nrows=0).columns]
+            header = [str(name) for name in pd.read_csv(path, nrows=0, **data.csv_dialect(path)).columns]
     frame = data.read_table(path, header)  # header: every column as text
+    if header and data.csv_dialect(path)["decimal"] == ",":
+        frame = frame.apply(_decimal_points)  # the data stage reads these columns as numbers: so must the contract
     return Table(frame, source, path=path)
+
+
+def _decimal_points(column: pd.Series) -> pd.Series:
+    """A text column of numbers written with decimal commas (``1,5``), with points instead; others as they are."""
+    present = column.dropna()
+    if len(present) and present.str.fullmatch(r"\s*-?\d+(,\d+)?\s*").all():
+        return column.str.replace(",", ".", regex=False)
+    return column
 
 
 def check_target(frame: pd.DataFrame, target: str | None, task: str, label: str) -> None:

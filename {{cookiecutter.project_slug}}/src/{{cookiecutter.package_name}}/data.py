@@ -14,8 +14,11 @@ test row is also a training row; ``keep`` leaves the table as it is.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,8 +87,39 @@ def load_raw(params: DataParams, contract: contracts.Contract | None = None) -> 
     return read_table(params.path, text), str(params.path), file_sha256(params.path)
 
 
+SEPARATORS = ",;\t|"  # what exports use: comma, semicolon (where the comma is the decimal mark), tab, pipe
+_DECIMAL_COMMA = re.compile(r'(?:^|[;\t|])"?-?\d+,\d+"?(?=[;\t|]|$)', re.MULTILINE)
+_DECIMAL_POINT = re.compile(r'(?:^|[;\t|])"?-?\d+\.\d+"?(?=[;\t|]|$)', re.MULTILINE)
+
+
+def csv_dialect(path: Path, sample_bytes: int = 64 * 1024) -> dict[str, str]:
+    """The column separator and decimal mark of a CSV file, read from its start, as pandas' options.
+
+    Many exports are not comma-separated: spreadsheets set to a European locale write
+    ``1,5;2,25`` (semicolons between columns, commas as decimal marks), databases write tabs
+    or pipes. The separator is the one of :data:`SEPARATORS` that splits the header and the
+    first lines into the same number of fields (the comma whenever it does); a comma is the
+    decimal mark only where another separator is used and the numbers are written with commas
+    and never with points.
+    """
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+        sample = handle.read(sample_bytes)
+    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    if len(sample) == sample_bytes and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut off
+    separator = ","
+    widths = {len(fields) for fields in csv.reader(lines)}
+    if not (len(widths) == 1 and widths.pop() > 1):  # a comma splits every line alike: a plain CSV, as pandas reads it
+        with contextlib.suppress(csv.Error):  # one column, or no separator that splits every line alike
+            separator = csv.Sniffer().sniff("\n".join(lines), delimiters=SEPARATORS).delimiter
+    text = "\n".join(lines[1:])
+    decimal = "," if separator != "," and _DECIMAL_COMMA.search(text) and not _DECIMAL_POINT.search(text) else "."
+    return {"sep": separator, "decimal": decimal}
+
+
 def read_table(path: Path, text_columns: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV or Parquet file; ``text_columns`` are read as text (codes like ``007`` keep their zeros)."""
+    """Read a CSV (any :func:`csv_dialect`) or Parquet file; ``text_columns`` are read as text (codes like
+    ``007`` keep their zeros)."""
     if not path.is_file():
         raise DataError(
             f"{path}: file not found; put your table there and run `adopt {path} --target COLUMN`, "
@@ -95,8 +129,9 @@ def read_table(path: Path, text_columns: list[str] | tuple[str, ...] = ()) -> pd
         if path.suffix.lower() in PARQUET_SUFFIXES:
             frame = pd.read_parquet(path)
         else:
-            header = pd.read_csv(path, nrows=0).columns
-            frame = pd.read_csv(path, dtype={name: str for name in text_columns if name in header})
+            dialect = csv_dialect(path)
+            header = pd.read_csv(path, nrows=0, **dialect).columns
+            frame = pd.read_csv(path, dtype={name: str for name in text_columns if name in header}, **dialect)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
         kind = "Parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "CSV"
         raise DataError(f"{path}: not a readable {kind} file: {exc}".rstrip()) from None

@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import artifact, export, runtime
 from .contract import FIRST_ROWS
-from .data import PARQUET_SUFFIXES, model_input
+from .data import PARQUET_SUFFIXES, csv_dialect, model_input
 from .errors import DataError, rows
 
 CHUNK_ROWS = 50_000  # rows read, scored and written at a time
@@ -161,10 +161,11 @@ def _chunks(path: Path, features: runtime.Features, chunk_rows: int) -> Iterator
                 for batch in table.iter_batches(batch_size=chunk_rows):
                     yield batch.to_pandas().rename(columns=str)
             return
-        header = pd.read_csv(path, nrows=0).columns
+        dialect = csv_dialect(path)  # the separator and decimal mark, as the data stage reads them
+        header = pd.read_csv(path, nrows=0, **dialect).columns
         numeric = {name for name, kind in features.types.items() if kind not in TEXT_TYPES}
         text = {name: str for name in header if name not in numeric}
-        with pd.read_csv(path, dtype=text, chunksize=chunk_rows) as reader:
+        with pd.read_csv(path, dtype=text, chunksize=chunk_rows, **dialect) as reader:
             yield from (chunk.rename(columns=str) for chunk in reader)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
         kind = "Parquet" if parquet else "CSV"

@@ -329,6 +329,18 @@ def test_a_group_or_time_split_the_user_chose_is_kept(project):
     assert "signup" not in found.exclude  # the split's own column is never a feature anyway
 
 
+def test_a_european_export_gets_numbers_for_its_numeric_columns(project):
+    # Semicolons between columns, decimal commas: the contract must type area and price as numbers.
+    folder = project("regression")
+    source = pd.read_csv(houses(folder / "exports/houses.csv"))
+    source.to_csv(folder / "exports/huizen.csv", index=False, sep=";", decimal=",")
+    adopt.run(str(folder / "exports/huizen.csv"), "price")
+    written = contract.load(folder / "data-contract.yaml")
+    assert written["area"].type == written["price"].type == "numeric"
+    assert written["price"].max == pytest.approx(source["price"].max())
+    assert written["district"].type == "categorical"
+
+
 def test_a_parquet_file_and_a_sample_table(project):
     folder = project("classification")
     source = pd.read_csv(customers(folder / "exports/customers.csv"), dtype={"region": str}).drop(columns="Unnamed: 0")

@@ -225,3 +225,32 @@ def test_model_input_gives_the_pipeline_its_types():
     assert prepared["n"].dtype == np.float64 and np.isnan(prepared["n"][1])
     assert prepared["c"][0] == "7" and pd.isna(prepared["c"][1])
     assert prepared["b"].tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "dialect"),
+    [
+        ("a,b,label\n1.5,x,0\n2.25,y,1\n", {"sep": ",", "decimal": "."}),
+        ("a;b;label\n1,5;x;0\n2,25;y;1\n", {"sep": ";", "decimal": ","}),
+        ("a;b;label\n1.5;x;0\n2;y;1\n", {"sep": ";", "decimal": "."}),
+        ("a\tb\tlabel\n1.5\tx, y\t0\n2\tz\t1\n", {"sep": "\t", "decimal": "."}),
+        ("a|b|label\n1|x|0\n2|y|1\n", {"sep": "|", "decimal": "."}),
+        ("label\n0\n1\n", {"sep": ",", "decimal": "."}),
+    ],
+    ids=["comma", "semicolon-decimal-comma", "semicolon", "tab", "pipe", "one-column"],
+)
+def test_the_csv_dialect_is_read_from_the_file(workdir, text, dialect):
+    path = workdir / "export.csv"
+    path.write_text(text)
+    assert data.csv_dialect(path) == dialect
+
+
+def test_a_european_export_is_read_as_numbers(raw_csv, workdir, contract_of):
+    # Semicolons between columns, commas as decimal marks: what a spreadsheet in many locales writes.
+    frame, params = raw_csv()
+    path = workdir / "data/raw/table.csv"
+    frame.to_csv(path, index=False, sep=";", decimal=",")
+    schema = data.run(params)
+    assert schema.feature_types["size"] == "numeric"
+    train, _, _ = data.load_split()
+    assert train["size"].dtype == np.float64 and train["size"].max() > 40
