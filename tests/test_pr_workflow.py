@@ -51,10 +51,15 @@ def test_a_pull_requests_life(tmp_path):
     assert "--watermark-title=Model report" in call["args"]
     first_line = call["body"].splitlines()[0]
     assert first_line.startswith("## Model report: ❌ fail: ") and "is worse than main by" in first_line
-    assert "![roc](reports/figures/roc.png)" in call["body"]  # figures go through CML's publishing
+    # Figures stay off CML's public host unless the owner opts in: the comment links the run's artifact.
+    assert "![roc]" not in call["body"] and "--publish" not in call["args"]
+    assert "Figures and plots: the `model-report` artifact of [this run](" in call["body"]
     assert "gate: fail: " in run.log
 
-    # A better model, pushed to the same pull request: passes, and the same comment is updated.
+    # A better model, pushed to the same pull request: passes, and the same comment is updated;
+    # the owner opted in to publishing the figures.
+    workflow = project / ".github/workflows/pr-report.yml"
+    workflow.write_text(workflow.read_text().replace('PUBLISH_FIGURES: "false"', 'PUBLISH_FIGURES: "true"'))
     set_forest(project, "    n_estimators: 100\n", "A full forest")
     run = act.run("pr-report.yml", "pull_request", pull_request_event(project, 7, "synchronize"))
     assert run.returncode == 0, f"see {act.state}/act-{act.runs}.log"
@@ -62,6 +67,7 @@ def test_a_pull_requests_life(tmp_path):
     assert call["action"] == "updated"
     assert call["body"].startswith("## Model report: ✅ pass")
     assert "| `model.hyperparameters.n_estimators` | `5` | `100` |" in call["body"]
+    assert "![roc](reports/figures/roc.png)" in call["body"] and "--publish" in call["args"]
 
     # The same inputs again: data and train come from DVC's run-cache, kept between runs.
     # (evaluate runs again: DVC's run-cache skips stages with uncached outputs, here the
@@ -91,3 +97,4 @@ def test_the_gh_variant_posts_the_same_report(tmp_path):
     assert call["tool"] == "gh" and call["action"] == "created"
     assert call["args"][:3] == ["pr", "comment", "3"] and "--edit-last" in call["args"]
     assert call["body"].startswith("## Model report: ❌ fail: ")
+    assert "the `model-report` artifact of [this run](" in call["body"]
