@@ -140,10 +140,6 @@ def read_table(path: Path, text_columns: list[str] | tuple[str, ...] = ()) -> pd
     return frame
 
 
-# Kept for callers of the earlier name: a CSV is one kind of table.
-read_csv = read_table
-
-
 def feature_columns(params: Params, contract: contracts.Contract) -> list[str]:
     """The columns the model learns from: data.features, or every feature-typed column the contract lists
     but the target, the excluded ones and the split's group or time column."""
