@@ -47,12 +47,7 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 RAW_DIR = Path("data/raw")
 CARD_PATH = Path("MODEL_CARD.md")
 SAMPLE_PREFIX = "sklearn:"
-SAMPLE_TASKS = {
-    "breast_cancer": "classification",
-    "wine": "classification",
-    "iris": "classification",
-    "diabetes": "regression",
-}
+SAMPLE_TASKS = data.SKLEARN_DATASETS  # sample table -> the task it serves
 BASELINE_ROWS = 20_000  # rows the baseline trains and tests on at most: a large table adopts in seconds
 BOOTSTRAP_ROUNDS = 50  # enough for the first digit of a margin; each round scores every metric
 MAX_CLASSES = 100  # more distinct target values than this is not a classification

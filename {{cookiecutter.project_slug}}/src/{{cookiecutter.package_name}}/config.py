@@ -65,6 +65,11 @@ class ModelParams(_Strict):
     preprocessing: PreprocessingParams = Field(default_factory=PreprocessingParams)
     custom: CustomModelParams | None = None
 
+    @property
+    def extra_trusted_types(self) -> list[str]:
+        """The types a custom model's file may hold beyond the built-in trust list (none for the others)."""
+        return list(self.custom.trusted_types) if self.custom else []
+
     @model_validator(mode="after")
     def _custom_needs_a_factory(self) -> ModelParams:
         if self.type == "custom" and self.custom is None:

@@ -35,7 +35,14 @@ TRAIN_FILE = "train.parquet"
 TEST_FILE = "test.parquet"
 SCHEMA_FILE = "schema.json"
 PARQUET_SUFFIXES = (".parquet", ".pq")
-SKLEARN_DATASETS = ("breast_cancer", "diabetes", "wine", "iris")
+# The sample tables that ship with scikit-learn, and what each is for; params.yaml's
+# data.sklearn_dataset accepts these names (tests/unit/test_config.py keeps the two alike).
+SKLEARN_DATASETS = {
+    "breast_cancer": "classification",
+    "wine": "classification",
+    "iris": "classification",
+    "diabetes": "regression",
+}
 
 
 @dataclass(frozen=True)

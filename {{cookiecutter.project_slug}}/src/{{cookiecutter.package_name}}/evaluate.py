@@ -84,15 +84,19 @@ def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, fl
     }
 
 
-def evaluate(model: Any, test: pd.DataFrame, schema: Schema, seed: int) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Metrics (rounded, so they diff cleanly) and plot tables for the test split."""
+def evaluate(
+    model: Any, test: pd.DataFrame, schema: Schema, seed: int
+) -> tuple[dict, dict[str, pd.DataFrame], dict | None]:
+    """Metrics (rounded, so they diff cleanly), plot tables and, for classification, the metrics
+    of each class, on the test split."""
+    per_class = None
     features, y_true = model_input(test, schema), test[schema.target]
     if schema.task == "classification":
         classes = model.classes_
         proba = model.predict_proba(features)
         scores = classification_metrics(y_true, proba, classes)
         tables = plots.classification_tables(y_true, proba, classes)
-        tables["per_class"] = per_class_metrics(y_true, proba, classes)
+        per_class = per_class_metrics(y_true, proba, classes)
     else:
         predicted = model.predict(features)
         scores = regression_metrics(y_true, predicted)
@@ -105,7 +109,7 @@ def evaluate(model: Any, test: pd.DataFrame, schema: Schema, seed: int) -> tuple
         .sort_values("importance", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
-    return {name: round(float(value), 6) for name, value in scores.items()}, tables
+    return {name: round(float(value), 6) for name, value in scores.items()}, tables, per_class
 
 
 def permutation_importance(
@@ -171,10 +175,8 @@ def run(
     """The ``evaluate`` stage; returns the metrics it wrote."""
     _, test, schema = load_split(data_dir)
     # The model comes straight from the train stage; its hash is recorded here, then verified on every later load.
-    extra = params.model.custom.trusted_types if params.model.custom else []
-    model = artifact.load_model(model_path, extra)
-    scores, tables = evaluate(model, test, schema, params.seed)
-    per_class = tables.pop("per_class", None)
+    model = artifact.load_model(model_path, params.model.extra_trusted_types)
+    scores, tables, per_class = evaluate(model, test, schema, params.seed)
 
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")

@@ -190,10 +190,6 @@ def run(params: Params, data_dir: Path = PROCESSED_DIR, model_path: Path = artif
     features = model_input(train, schema)
     pipeline = build_pipeline(params, schema, features)
     pipeline.fit(features, train[schema.target])
-    return artifact.save_model(pipeline, model_path, trusted=trusted_types(params))
-
-
-def trusted_types(params: Params) -> list[str]:
-    """The types skops may load for this model: the built-in list plus what a custom model declares."""
-    extra = params.model.custom.trusted_types if params.model.custom else []
-    return [*artifact.TRUSTED_TYPES, *extra]
+    return artifact.save_model(
+        pipeline, model_path, trusted=[*artifact.TRUSTED_TYPES, *params.model.extra_trusted_types]
+    )

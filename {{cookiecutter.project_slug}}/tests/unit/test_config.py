@@ -1,8 +1,10 @@
+import typing
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.config import DataParams, load_params
+from {{ cookiecutter.package_name }}.data import SKLEARN_DATASETS
 from {{ cookiecutter.package_name }}.errors import ConfigError
 
 
@@ -57,3 +59,8 @@ def test_a_custom_model_needs_a_factory(tmp_path):
         load_params(write(tmp_path, "model:\n  type: custom\n"))
     with pytest.raises(ConfigError, match=r"model\.custom\.factory"):
         load_params(write(tmp_path, "model:\n  type: custom\n  custom:\n    factory: not a path\n"))
+
+
+def test_the_sample_tables_params_accept_are_the_ones_the_data_stage_loads():
+    accepted = typing.get_args(DataParams.model_fields["sklearn_dataset"].annotation)
+    assert set(accepted) == set(SKLEARN_DATASETS)
