@@ -70,7 +70,13 @@ class Schema:
 
     @classmethod
     def read(cls, path: Path) -> Schema:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+        """The schema the data stage wrote; outputs of an older version of the project are refused clearly."""
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (TypeError, json.JSONDecodeError):  # another set of fields, or no JSON at all
+            raise MissingOutputError(
+                f"{path} was written by another version of the data stage; run `dvc repro` to write it anew"
+            ) from None
 
     def columns_of(self, *types: str) -> list[str]:
         return [name for name in self.features if self.feature_types[name] in types]

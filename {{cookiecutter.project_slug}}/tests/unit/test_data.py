@@ -54,6 +54,15 @@ def test_a_missing_file_says_how_to_add_it(workdir, classification_csv, csv_para
         data.run(csv_params(workdir / "data/raw/other.csv", "label"))
 
 
+def test_outputs_of_an_older_data_stage_say_to_run_the_pipeline(workdir):
+    data.PROCESSED_DIR.mkdir(parents=True)
+    for name in (data.TRAIN_FILE, data.TEST_FILE):
+        pd.DataFrame({"x": [1.0]}).to_parquet(data.PROCESSED_DIR / name)
+    (data.PROCESSED_DIR / data.SCHEMA_FILE).write_text('{"task": "classification", "feature_ranges": {}}')
+    with pytest.raises(MissingOutputError, match=r"written by another version of the data stage; run `dvc repro`"):
+        data.load_split()
+
+
 def test_missing_outputs_say_to_run_the_pipeline(workdir):
     with pytest.raises(MissingOutputError, match="run `dvc repro` first"):
         data.load_split()
