@@ -99,10 +99,19 @@ def _card(args: argparse.Namespace) -> None:
 def _reviewed(args: argparse.Namespace) -> None:
     from . import review
 
-    found = review.check(args.commit)
+    found = review.check(args.commit, None if args.before_build else args.metadata)
     print(f"reviewed: {found.note}", file=sys.stderr)
-    print(f"pull-request={found.pull_request or ''}")  # KEY=VALUE lines, for $GITHUB_OUTPUT
-    print(f"reviewed-sha256={found.reviewed_sha256 or ''}")
+    print(f"pull-request={found.pull_request}")  # KEY=VALUE lines, for $GITHUB_OUTPUT
+    print(f"report-run={found.report_run}")
+    print(f"reviewed-sha256={found.reviewed_sha256}")
+
+
+def _record_review(args: argparse.Namespace) -> None:
+    from . import review
+
+    written = review.record(args.pull_request, args.head_commit, args.metadata)
+    written.write(args.output)
+    print(f"record-review: wrote {args.output} (#{written.pull_request}, model {written.model_sha256[:12]})")
 
 
 def _smoke_cases(args: argparse.Namespace) -> None:
@@ -196,10 +205,27 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--image", help="the container image that serves it, e.g. ghcr.io/owner/repo@sha256:...")
     card.add_argument("--output", type=Path, default=Path("reports/model-card.md"), help="default: %(default)s")
 
+    from .review import RECORD_PATH
+
+    record = commands.add_parser(
+        "record-review",
+        help="Write the record of a passed Model report (the report job's last step, after the gate).",
+    )
+    record.add_argument("--pull-request", type=int, required=True, help="the pull request's number")
+    record.add_argument("--head-commit", required=True, help="the pull request's head commit (full SHA)")
+    record.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
+    record.add_argument("--output", type=Path, default=RECORD_PATH, help="default: %(default)s")
+    record.set_defaults(handler=_record_review)
     reviewed = commands.add_parser(
-        "reviewed", help="Exit 2 unless a merged commit's model is the one its pull request's report showed."
+        "reviewed",
+        help="Exit 2 unless a merged commit's model is the one a passed Model report run of its pull request "
+        "recorded (read with the gh CLI).",
     )
     reviewed.add_argument("commit", help="the commit on main, e.g. $GITHUB_SHA")
+    reviewed.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
+    reviewed.add_argument(
+        "--before-build", action="store_true", help="only find the passed review (no model needed yet): fail fast"
+    )
     reviewed.set_defaults(handler=_reviewed)
 
     from .smoke import CASES_PATH, ROWS  # standard library only: --help stays instant

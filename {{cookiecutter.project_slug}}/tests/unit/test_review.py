@@ -1,10 +1,8 @@
-"""The merge check: the model main reproduced against the one the pull request's report showed."""
+"""The merge check: the model main reproduced against the record of a passed Model report run."""
 
 import json
 import os
-import shutil
 import stat
-import subprocess
 import sys
 
 import pytest
@@ -12,31 +10,36 @@ import pytest
 from {{ cookiecutter.package_name }} import review
 
 BUILT = "a" * 64
-# A stand-in for the GitHub CLI: answers from pulls.json and comments.json beside it.
+HEAD = "1" * 40
+MERGE = "2" * 40
+# A stand-in for the GitHub CLI: answers from pulls.json and runs.json beside it; a run's
+# artifacts are folders beside it too. `gh pr view` (comments) is not answered: nothing may read them.
 FAKE_GH = """#!PYTHON
-import json, pathlib, sys
+import json, pathlib, shutil, sys
 here = pathlib.Path(__file__).parent
 args = sys.argv[1:]
+def option(name):
+    return args[args.index(name) + 1]
 if args[:2] == ["pr", "list"]:
-    commit = args[args.index("--search") + 1]
-    pulls = [p for p in json.loads((here / "pulls.json").read_text()) if p["merge_commit"] == commit]
-    print(json.dumps([{k: p[k] for k in ("number", "headRefOid", "url")} for p in pulls]))
-elif args[:2] == ["pr", "view"]:
-    print(json.dumps({"comments": json.loads((here / "comments.json").read_text())}))
+    fields = option("--json").split(",")
+    print(json.dumps([{k: p[k] for k in fields} for p in json.loads((here / "pulls.json").read_text())]))
+elif args[:2] == ["run", "list"]:
+    assert option("--workflow") == "pr-report.yml", args
+    runs = [r for r in json.loads((here / "runs.json").read_text()) if r["headSha"] == option("--commit")]
+    print(json.dumps([{k: r[k] for k in option("--json").split(",")} for r in runs]))
+elif args[:2] == ["run", "download"]:
+    folder = here / "artifacts" / args[2] / option("--name")
+    if not folder.is_dir():
+        sys.exit("no valid artifacts found to download")
+    shutil.copytree(folder, option("--dir"), dirs_exist_ok=True)
 else:
     sys.exit(f"unexpected {args}")
 """
 
 
-def git(*args: str) -> str:
-    return subprocess.run([shutil.which("git"), *args], capture_output=True, text=True, check=True).stdout.strip()
-
-
 @pytest.fixture
-def repository(workdir, tmp_path_factory, monkeypatch):
-    """A Git repository with a pull request's head and a merge of it; a fake gh on PATH."""
-    git("init", "--quiet", "-b", "main")
-    git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "--quiet", "--allow-empty", "-m", "head")
+def github(workdir, tmp_path_factory, monkeypatch):
+    """A fake gh on PATH and the model main reproduced; returns a function that seeds GitHub's state."""
     (workdir / "models").mkdir()
     (workdir / "models/metadata.json").write_text(json.dumps({"model_sha256": BUILT}))
     tools = tmp_path_factory.mktemp("bin")
@@ -44,45 +47,106 @@ def repository(workdir, tmp_path_factory, monkeypatch):
     gh.write_text(FAKE_GH.replace("PYTHON", sys.executable, 1))
     gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
-    head = git("rev-parse", "HEAD")
 
-    def pull_request(reported: str | None, head_commit: str = head, merge_commit: str = head) -> str:
-        pulls = [{"number": 4, "headRefOid": head_commit, "merge_commit": merge_commit, "url": "https://x/pull/4"}]
-        (tools / "pulls.json").write_text(json.dumps(pulls))
-        body = "## Model report" + (f"\n<!-- head-model-sha256: {reported} -->" if reported else "")
-        (tools / "comments.json").write_text(json.dumps([{"body": "LGTM"}, {"body": body}]))
-        return head
+    def seed(runs: list[dict], merge_commit: str = MERGE, pulls: list[dict] | None = None) -> None:
+        pull = {"number": 4, "headRefOid": HEAD, "mergeCommit": {"oid": merge_commit}, "url": "https://x/pull/4"}
+        (tools / "pulls.json").write_text(json.dumps([pull] if pulls is None else pulls))
+        listed = []
+        for number, run in enumerate(runs, 1):
+            listed.append({"databaseId": number, "event": "pull_request", "headSha": HEAD, "status": "completed",
+                           "conclusion": "success", "createdAt": f"2026-01-0{number}T00:00:00Z",
+                           "url": f"https://x/runs/{number}"})  # fmt: skip
+            listed[-1].update({key: value for key, value in run.items() if key != "record"})
+            if "record" in run:
+                folder = tools / "artifacts" / str(number) / "model-review"
+                folder.mkdir(parents=True)
+                (folder / "model-review.json").write_text(json.dumps(run["record"]))
+        (tools / "runs.json").write_text(json.dumps(listed))
 
-    return pull_request
-
-
-def test_the_reviewed_model_passes(repository):
-    found = review.check(repository(BUILT))
-    assert (found.pull_request, found.reviewed_sha256) == ("https://x/pull/4", BUILT)
-
-
-def test_other_bytes_from_the_same_inputs_stop_the_release(repository):
-    with pytest.raises(review.ReviewError, match=r"reproduced model a+ but https://x/pull/4 reviewed b+"):
-        review.check(repository("b" * 64))
+    return seed
 
 
-def test_a_pull_request_without_a_report_stops_the_release(repository):
-    with pytest.raises(review.ReviewError, match="has no Model report comment"):
-        review.check(repository(None))
+def passed(model: str = BUILT, **changes) -> dict:
+    return {"pull_request": 4, "head_commit": HEAD, "model_sha256": model, "verdict": "passed", **changes}
 
 
-def test_when_main_moved_on_the_model_is_gated_again_not_compared(repository, workdir):
-    head = repository(BUILT)
-    (workdir / "extra.txt").write_text("another merge")
-    git("add", "extra.txt")
-    git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "another merge")
-    merge = git("rev-parse", "HEAD")
-    repository(BUILT, head_commit=head, merge_commit=merge)
-    found = review.check(merge)
-    assert found.reviewed_sha256 is None and "main moved on after https://x/pull/4" in found.note
+def test_the_reviewed_model_passes_whatever_the_merge_commit(github):
+    github([{"record": passed()}])  # a squash or rebase merge: main's commit is not the head
+    found = review.check(MERGE)
+    assert (found.pull_request, found.report_run) == ("https://x/pull/4", "https://x/runs/1")
+    assert found.reviewed_sha256 == BUILT
 
 
-def test_a_push_without_a_pull_request_is_gated_by_the_tests_alone(repository):
-    repository(BUILT)
-    found = review.check("0" * 40)
-    assert found.pull_request is None and "came from no pull request" in found.note
+def test_other_bytes_stop_the_release(github):
+    github([{"record": passed("b" * 64)}])
+    with pytest.raises(review.ReviewError, match=r"reproduced model a+ but https://x/pull/4 reviewed b+ .*moved on"):
+        review.check(MERGE)
+
+
+def test_no_report_run_stops_the_release(github):
+    github([])
+    with pytest.raises(review.ReviewError, match=r"no successful Model report run .* \(runs found: none\)"):
+        review.check(MERGE)
+
+
+def test_a_failed_or_unfinished_report_run_does_not_count(github):
+    github([{"conclusion": "failure", "record": passed()}, {"status": "in_progress", "conclusion": ""}])
+    with pytest.raises(review.ReviewError, match=r"runs found: failure, in_progress"):
+        review.check(MERGE)
+
+
+def test_a_run_of_another_event_does_not_count(github):
+    github([{"event": "workflow_dispatch", "record": passed()}])
+    with pytest.raises(review.ReviewError, match="no successful Model report run"):
+        review.check(MERGE)
+
+
+def test_the_newest_passed_run_decides(github):
+    github([{"record": passed()}, {"record": passed("c" * 64)}])
+    with pytest.raises(review.ReviewError, match=r"reviewed c+ \(https://x/runs/2\)"):
+        review.check(MERGE)
+
+
+def test_a_record_of_another_head_or_pull_request_is_refused(github):
+    github([{"record": passed(head_commit="3" * 40, pull_request=5)}])
+    with pytest.raises(review.ReviewError, match=r"head 333333333333, not 111111111111; pull request #5, not #4"):
+        review.check(MERGE)
+
+
+def test_a_passed_run_without_its_record_stops_the_release(github):
+    github([{}])
+    with pytest.raises(review.ReviewError, match="has no model-review artifact"):
+        review.check(MERGE)
+
+
+def test_a_malformed_record_names_the_field(github):
+    github([{"record": {**passed(), "model_sha256": "not-a-hash"}}])
+    with pytest.raises(review.ReviewError, match="malformed model_sha256"):
+        review.check(MERGE)
+
+
+def test_a_push_without_a_pull_request_is_not_released(github):
+    github([{"record": passed()}], pulls=[])
+    with pytest.raises(review.ReviewError, match=r"no merged pull request.*run the Deploy workflow by hand"):
+        review.check(MERGE)
+
+
+def test_a_pull_request_that_only_contains_the_commit_is_not_its_review(github):
+    github([{"record": passed()}], merge_commit="9" * 40)
+    with pytest.raises(review.ReviewError, match="came from no merged pull request"):
+        review.check(MERGE)
+
+
+def test_before_the_build_only_the_review_is_looked_up(github, workdir):
+    github([{"record": passed("d" * 64)}])
+    (workdir / "models/metadata.json").unlink()
+    assert review.check(MERGE, None).reviewed_sha256 == "d" * 64
+
+
+def test_record_writes_what_the_check_reads(workdir):
+    (workdir / "models").mkdir()
+    (workdir / "models/metadata.json").write_text(json.dumps({"model_sha256": BUILT}))
+    review.record(4, HEAD).write()
+    assert review.ReviewRecord.read(review.RECORD_PATH) == review.ReviewRecord(4, HEAD, BUILT, "passed")
+    with pytest.raises(review.ReviewError, match="'main' is not a full 40-character commit SHA"):
+        review.record(4, "main")
