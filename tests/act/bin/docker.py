@@ -9,7 +9,9 @@ copies root/ as the container's filesystem and starts the CMD there with the ima
 environment, so a smoke test talks to the project's real `serve` command. Tags live in
 tags.json; `buildx imagetools create` retags by digest, as the registry does. Every call is
 recorded in $ACT_RECORD. ACT_DOCKER_TAMPER=1 flips a byte of each model file when a
-container starts: an image whose model does not match its record.
+container starts: an image whose model does not match its record; ACT_DOCKER_TAMPER=v0.2.0
+does it only to containers of images labelled with that version. The gcloud and kubectl
+stand-ins start their revisions and pods with `start_process`, the same way.
 """
 
 import hashlib
@@ -142,32 +144,52 @@ def build(args: list[str]) -> int:
     return 0
 
 
-def run(args: list[str]) -> int:
-    name, image_ref = option_values(args, "--name")[0], args[-1]
-    digest = resolve(image_ref)
+def tampered(image: dict) -> bool:
+    wanted = os.environ.get("ACT_DOCKER_TAMPER", "")
+    return wanted == "1" or (wanted != "" and f"org.opencontainers.image.version={wanted}" in image["labels"])
+
+
+def start_process(digest: str, container: Path, port: int | None = None) -> bool:
+    """Start the image's CMD in a fresh copy of its files under ``container``; True if its model was tampered.
+
+    ``port``: listen on 127.0.0.1:port instead of the CMD's 0.0.0.0:8000, as a container in
+    its own network namespace would look from a host that reaches it through a forward.
+    """
     image_dir = STORE / "images" / digest.replace(":", "-")
     image = json.loads((image_dir / "image.json").read_text())
-    for publish in option_values(args, "--publish"):
-        host_port, container_port = publish.split(":")[-2:]
-        if host_port != container_port:
-            raise SystemExit("docker stand-in: a port is published to the same port number on the host")
-    container = STORE / "containers" / name
-    stop(container)  # each job has a fresh runner, where no container of that name exists yet
+    stop(container)
     shutil.rmtree(container, ignore_errors=True)
     shutil.copytree(image_dir / "root", container / "fs")
-    if os.environ.get("ACT_DOCKER_TAMPER") == "1":
+    spoiled = tampered(image)
+    if spoiled:
         for model in [*container.glob("fs/models/*.skops"), *container.glob("fs/models/onnx/*.onnx")]:
             content = bytearray(model.read_bytes())
             content[len(content) // 2] ^= 0xFF
             model.write_bytes(bytes(content))
+    command = list(image["cmd"])
+    if port is not None:
+        command[command.index("--port") + 1] = str(port)
+        command[command.index("--host") + 1] = "127.0.0.1"
     env = {**os.environ, **image["env"]}
     env["PATH"] = os.pathsep.join([str(image_dir / "venv" / "bin"), os.environ["PATH"]])
     log = (container / "log").open("w")
     process = subprocess.Popen(
-        image["cmd"], cwd=container / "fs", env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command, cwd=container / "fs", env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     (container / "pid").write_text(str(process.pid))
-    record(action="run", name=name, image=image_ref, digest=digest, tampered=os.environ.get("ACT_DOCKER_TAMPER") == "1")
+    return spoiled
+
+
+def run(args: list[str]) -> int:
+    name, image_ref = option_values(args, "--name")[0], args[-1]
+    digest = resolve(image_ref)
+    for publish in option_values(args, "--publish"):
+        host_port, container_port = publish.split(":")[-2:]
+        if host_port != container_port:
+            raise SystemExit("docker stand-in: a port is published to the same port number on the host")
+    # Each job has a fresh runner, where no container of that name exists yet.
+    spoiled = start_process(digest, STORE / "containers" / name)
+    record(action="run", name=name, image=image_ref, digest=digest, tampered=spoiled)
     print(hashlib.sha256(name.encode()).hexdigest())
     return 0
 

@@ -7,7 +7,12 @@ pull request live in $ACT_RECORD.comments.json, so a sticky update can be told f
 comment the way GitHub would show them, and the pull requests that `gh pr create` opened
 (or a test seeded, merged ones included) live in $ACT_RECORD.pulls.json, so `gh pr list`,
 `gh pr view` and `gh pr edit` answer as GitHub would. `gh release create` keeps each
-release's notes and files in $ACT_RECORD.releases/<tag>/, where `gh release download` finds them.
+release's notes and files in $ACT_RECORD.releases/<tag>/, where `gh release download` finds them
+(and `gh release upload --clobber` replaces them, as anyone who can edit releases may).
+Workflow runs a test seeded (or recorded) in $ACT_RECORD.runs.json, each with its artifacts'
+folders, answer `gh run list` and `gh run download`. `gh attestation verify` answers from what
+the attest-build-provenance stand-in recorded in $ACT_RECORD.attestations.json, with the real
+command's policy checks (repository, signer workflow, source ref and commit) and its failures.
 """
 
 import fnmatch
@@ -17,6 +22,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 
 
 def option(args: list[str], name: str) -> str | None:
@@ -42,6 +49,8 @@ def pull_requests(args: list[str], record: Path) -> int:
             print(f"gh stand-in: unexpected list options {args}", file=sys.stderr)
             return 2
         found = [pull for pull in pulls if pull["state"] == "merged" and pull.get("merge_commit") == commit]
+        for pull in found:
+            pull["mergeCommit"] = {"oid": pull["merge_commit"]}
         print(json.dumps([{field: pull[field] for field in fields.split(",")} for pull in found]))
         return 0
     if command == "view":
@@ -117,6 +126,19 @@ def releases(args: list[str], record: Path) -> int:
             log.write(json.dumps({"tool": "gh", "args": args, "action": "release", **release}) + "\n")
         print(f"https://github.com/acme/project/releases/tag/{tag}")
         return 0
+    if args[1] == "upload":
+        if not folder.exists():
+            print("release not found", file=sys.stderr)
+            return 1
+        for name in [a for a in args[3:] if not a.startswith("--")]:
+            target = folder / "assets" / Path(name).name
+            if target.exists() and "--clobber" not in args:
+                print(f"asset under the same name already exists: [{target.name}]", file=sys.stderr)
+                return 1
+            shutil.copy(name, target)
+        with record.open("a", encoding="utf-8") as log:
+            log.write(json.dumps({"tool": "gh", "args": args, "action": "upload", "tag": tag}) + "\n")
+        return 0
     if args[1] == "download":
         if not folder.exists():
             print("release not found", file=sys.stderr)
@@ -132,6 +154,95 @@ def releases(args: list[str], record: Path) -> int:
     return 2
 
 
+def workflow_runs(args: list[str], record: Path) -> int:
+    """`gh run list --workflow W --commit SHA --json F [--limit N]` and `gh run download ID --name N --dir D`."""
+    if not os.environ.get("GH_TOKEN"):
+        print("gh stand-in: no token in the environment", file=sys.stderr)
+        return 1
+    runs_file = record.with_suffix(".runs.json")
+    runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
+    if args[1] == "list":
+        workflow, commit, fields = option(args, "--workflow"), option(args, "--commit"), option(args, "--json")
+        if fields is None:
+            print(f"gh stand-in: unexpected run list options {args}", file=sys.stderr)
+            return 2
+        found = [run for run in runs if workflow in (None, run["workflow"]) and commit in (None, run["headSha"])]
+        found.sort(key=lambda run: run["createdAt"], reverse=True)  # newest first, as gh lists them
+        limit = int(option(args, "--limit") or 20)
+        print(json.dumps([{field: run[field] for field in fields.split(",")} for run in found[:limit]]))
+        return 0
+    if args[1] == "download":
+        matches = [run for run in runs if str(run["databaseId"]) == args[2]]
+        if not matches:
+            print(f"could not find any workflow run with ID {args[2]}", file=sys.stderr)
+            return 1
+        folder = matches[0].get("artifacts", {}).get(option(args, "--name"))
+        if folder is None:
+            print("no valid artifacts found to download", file=sys.stderr)
+            return 1
+        shutil.copytree(folder, option(args, "--dir") or ".", dirs_exist_ok=True)
+        return 0
+    print(f"gh stand-in: unexpected call {args}", file=sys.stderr)
+    return 2
+
+
+def attestation_verify(args: list[str], record: Path) -> int:
+    """`gh attestation verify oci://IMAGE@DIGEST --repo R` with --signer-workflow, --source-ref, --source-digest."""
+    if not os.environ.get("GH_TOKEN"):
+        print("gh stand-in: no token in the environment", file=sys.stderr)
+        return 1
+    subject, repo = args[2], option(args, "--repo")
+    if not subject.startswith("oci://") or repo is None:
+        print(f"gh stand-in: unexpected attestation options {args}", file=sys.stderr)
+        return 2
+    reference = subject.removeprefix("oci://")
+    tags_file = record.with_suffix(".docker") / "tags.json"
+    tags = json.loads(tags_file.read_text()) if tags_file.exists() else {}
+    if "@" in reference:
+        digest = reference.split("@", 1)[1]
+        known = (record.with_suffix(".docker") / "images" / digest.replace(":", "-")).is_dir()
+    else:
+        digest = tags.get(reference)
+        known = digest is not None
+    if not known:  # the real one asks the registry for the image's digest first
+        print(f"✗ Loading digest for {subject} failed\n\nError: {reference}: MANIFEST_UNKNOWN", file=sys.stderr)
+        return 1
+    print(f"Loaded digest {digest} for {subject}", file=sys.stderr)
+    store = record.with_suffix(".attestations.json")
+    attested = json.loads(store.read_text()) if store.exists() else []
+    found = [a for a in attested if a["digest"] == digest and a["repository"] == repo]
+    found = [a for a in found if a["predicate_type"] == (option(args, "--predicate-type") or SLSA_PROVENANCE)]
+    if not found:
+        print(
+            "✗ Loading attestations from GitHub API failed\n\nError: HTTP 404: Not Found "
+            f"(https://api.github.com/repos/{repo}/attestations/{digest}?per_page=30&predicate_type={SLSA_PROVENANCE})",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"Loaded {len(found)} attestation(s) from GitHub API", file=sys.stderr)
+    signer = option(args, "--signer-workflow")
+    signer = signer.removeprefix("github.com/") if signer else f"{repo}/.github/workflows/"
+    wanted = {"source_ref": option(args, "--source-ref"), "source_digest": option(args, "--source-digest")}
+    problems = []
+    for attestation in found:
+        workflow = attestation["workflow"].split("@", 1)[0]
+        mismatch = [] if workflow.startswith(signer) else [f"expected signer workflow {signer}, got {workflow}"]
+        mismatch += [
+            f"expected {key} {value}, got {attestation[key]}"
+            for key, value in wanted.items()
+            if value is not None and attestation[key] != value
+        ]
+        if not mismatch:
+            print("✓ Verification succeeded!", file=sys.stderr)
+            print(f"- Build repo: {repo}\n- Build workflow: {attestation['workflow']}")
+            with record.open("a", encoding="utf-8") as log:
+                log.write(json.dumps({"tool": "gh", "args": args, "action": "verified", "digest": digest}) + "\n")
+            return 0
+        problems += mismatch
+    print(f'✗ Verification failed\n\nError: verifying with issuer "sigstore": {"; ".join(problems)}', file=sys.stderr)
+    return 1
+
+
 def main() -> int:
     tool, args = Path(sys.argv[0]).name, sys.argv[1:]
     record = Path(os.environ["ACT_RECORD"])
@@ -141,6 +252,10 @@ def main() -> int:
         return pull_requests(args, record)
     if tool == "gh" and args[:1] == ["release"]:
         return releases(args, record)
+    if tool == "gh" and args[:1] == ["run"] and args[1:2] in (["list"], ["download"]):
+        return workflow_runs(args, record)
+    if tool == "gh" and args[:2] == ["attestation", "verify"]:
+        return attestation_verify(args, record)
     comments_file = record.with_suffix(".comments.json")
     comments = json.loads(comments_file.read_text()) if comments_file.exists() else []
 
