@@ -1,12 +1,21 @@
-"""The deploy workflow, executed with act on a baked project: release, deploy, smoke test, roll back.
+"""The deploy workflow, executed with act on baked projects: release, deploy, smoke test, roll back, refuse.
 
-A pull request is reviewed (its Model report comment carries the model's SHA-256) and
-merged: the merge releases v0.1.0 with that very model, the model card as notes, a GTO
-version tag and `prod` stage, and the image tagged prod. A second merge ships an image whose
-model fails the smoke test: it is released as v0.2.0, prod goes back to v0.1.0, and the run
-fails. Then a dispatch deploys v0.2.0 by name, and another rolls back to v0.1.0. The image
+A pull request is merged; the *Model report* run of its head left its record (the
+`model-review` artifact that `record-review` writes once the gate passed), which GitHub's
+stand-in holds. The merge releases v0.1.0 with that very model, the model card as notes, a
+GTO version tag and `prod` stage, and deploys it. A second merge ships an image whose model
+fails: it is released as v0.2.0, production goes back to v0.1.0, and the run fails. The image
 build and push are a stand-in (no container engine here); the smoke test talks to the real
-`serve` command, started from the image's files.
+`serve` command, started from the image's files; Cloud Run and the cluster are stand-ins that
+run those images the same way, behind real loopback forwards.
+
+Each attack is replayed and shown to do no harm: a merge with only a forged comment, or only
+a failed report run, releases nothing; a release whose image.txt was replaced deploys nothing;
+a run from another branch deploys nothing.
+
+The three targets' merges ship one reproduced model (`reviewed_model`). Their smoke tests
+listen on different local ports (8000, 8080 for Cloud Run's proxy, 8001 for the port-forward),
+so the three tests may run at the same time.
 """
 
 from __future__ import annotations
@@ -19,30 +28,93 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from actrunner import Act, git
 from bakery import TOOLS_BIN, bake, run
 
 pytestmark = pytest.mark.workflow
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"  # the runner's model must be byte-identical
 REPOSITORY = {"full_name": "acme/tumour-classifier", "name": "tumour-classifier", "default_branch": "main"}
+PULLS = "https://github.com/acme/tumour-classifier/pull"
 IMAGE = "ghcr.io/your-github-user/tumour-classifier"
+MAIN = {"ref": "refs/heads/main"}
+TREES = 40  # the reviewed change: fewer trees, as good, and a quicker pipeline for these tests
 
 
-def set_forest(project: Path, trees: int, message: str) -> None:
+def fewer_trees(project: Path) -> None:
     params = project / "params.yaml"
-    params.write_text(re.sub(r"n_estimators: \d+", f"n_estimators: {trees}", params.read_text()))
-    git(project, "commit", "--quiet", "--all", "-m", message)
+    params.write_text(re.sub(r"n_estimators: \d+", f"n_estimators: {TREES}", params.read_text()))
 
 
-def reproduce_and_commit(project: Path) -> str:
-    """`dvc repro` and commit its lock and Git-kept outputs, as a pull request does; return the model's SHA-256."""
+@pytest.fixture(scope="module")
+def reviewed_model(tmp_path_factory) -> Path:
+    """The reviewed change, reproduced: the model each merge below ships, and the project's commands."""
+    project = bake(tmp_path_factory.mktemp("reviewed"), python_version=PYTHON)
+    fewer_trees(project)
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["PATH"] = os.pathsep.join([str(project / ".venv/bin"), env["PATH"]])  # the stages call the project's command
     run([str(TOOLS_BIN / "uv"), "sync", "--quiet", "--python", sys.executable], project, env=env)
     run(["dvc", "repro", "--quiet"], project, env=env)
-    git(project, "add", "--all")
-    git(project, "commit", "--quiet", "-m", "Reproduce the pipeline")
-    return json.loads((project / "models/metadata.json").read_text())["model_sha256"]
+    return project
+
+
+class GitHub:
+    """What GitHub holds about merged pull requests and their Model report runs, as the gh stand-in reads it."""
+
+    def __init__(self, act: Act, reviewed: Path):
+        self.act, self.reviewed = act, reviewed
+        self.pulls_file, self.runs_file = act.record.with_suffix(".pulls.json"), act.record.with_suffix(".runs.json")
+
+    def merged(self, number: int, head: str, merge_commit: str) -> None:
+        pulls = json.loads(self.pulls_file.read_text()) if self.pulls_file.exists() else []
+        pulls.append({"number": number, "state": "merged", "head": f"change-{number}", "base": "main",
+                      "headRefOid": head, "merge_commit": merge_commit, "url": f"{PULLS}/{number}"})  # fmt: skip
+        self.pulls_file.write_text(json.dumps(pulls))
+
+    def report_run(self, number: int, head: str, conclusion: str = "success") -> None:
+        """A run of pr-report.yml for the head, with the record its last steps upload (written by `record-review`)."""
+        runs = json.loads(self.runs_file.read_text()) if self.runs_file.exists() else []
+        run_id = len(runs) + 1
+        folder = self.act.state / "runs" / str(run_id) / "model-review"
+        command = [str(self.reviewed / ".venv/bin/tumour_classifier"), "record-review", "--pull-request", str(number)]
+        run([*command, "--head-commit", head, "--output", str(folder / "model-review.json")], self.reviewed)
+        runs.append({"databaseId": run_id, "workflow": "pr-report.yml", "event": "pull_request", "headSha": head,
+                     "status": "completed", "conclusion": conclusion, "createdAt": f"2026-12-01T10:{run_id:02d}:00Z",
+                     "url": f"https://github.com/acme/tumour-classifier/actions/runs/{run_id}",
+                     "artifacts": {"model-review": str(folder)}})  # fmt: skip
+        self.runs_file.write_text(json.dumps(runs))
+
+
+def deploy_project(tmp_path: Path, target: str, reviewed: Path) -> tuple[Path, Act, GitHub]:
+    project = bake(tmp_path / "out", python_version=PYTHON, deploy_target=target)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    git(project, "remote", "add", "origin", str(origin))
+    git(project, "push", "--quiet", "origin", "main")
+    act = Act(project, tmp_path / "act")
+    return project, act, GitHub(act, reviewed)
+
+
+def merge_pull_request(project: Path, number: int, squash: bool = False) -> tuple[str, str]:
+    """A pull request, merged and pushed: (head, merge). The first one makes the reviewed change
+    (fewer trees); later ones touch the README, so the model stays the reviewed one."""
+    git(project, "checkout", "--quiet", "-b", f"change-{number}")
+    if f"n_estimators: {TREES}" not in (project / "params.yaml").read_text():
+        fewer_trees(project)
+    else:
+        with (project / "README.md").open("a", encoding="utf-8") as readme:
+            readme.write(f"\nChange {number}.\n")
+    git(project, "commit", "--quiet", "--all", "-m", f"Change {number}")
+    head = git(project, "rev-parse", "HEAD")
+    git(project, "checkout", "--quiet", "main")
+    if squash:
+        git(project, "merge", "--quiet", "--squash", f"change-{number}")
+        git(project, "commit", "--quiet", "-m", f"Change {number} (#{number})")
+    else:
+        git(project, "merge", "--quiet", "--ff-only", f"change-{number}")
+    git(project, "push", "--quiet", "origin", "main")
+    return head, git(project, "rev-parse", "HEAD")
 
 
 def origin_tags(project: Path) -> set[str]:
@@ -50,79 +122,211 @@ def origin_tags(project: Path) -> set[str]:
     return {line.split("refs/tags/")[1] for line in listed.splitlines()}
 
 
-def deploy(act: Act, project: Path, event_name: str, event: dict, **env: str):
+def deploy(act: Act, project: Path, event_name: str, event: dict, secrets: dict | None = None, **env: str):
     # act copies the project folder as the checkout; GitHub's checkout would see every tag
     # pushed so far, so the folder gets them first.
     git(project, "fetch", "--quiet", "--force", "--tags", "origin")
-    return act.run("deploy.yml", event_name, {"repository": REPOSITORY, **event}, {"SMOKE_TIMEOUT": "20", **env})
+    step_env = {"SMOKE_TIMEOUT": "20", "ACT_WAIT_LIMIT": "20", **env}
+    return act.run("deploy.yml", event_name, {"repository": REPOSITORY, **event}, step_env, secrets)
 
 
 def image_tags(act: Act) -> dict[str, str]:
     return json.loads(act.record.with_suffix(".docker").joinpath("tags.json").read_text())
 
 
-def test_merge_release_deploy_smoke_and_roll_back(tmp_path):
-    # Python 3.11 on both sides: the runner's model must be byte-identical to the one reviewed here.
-    project = bake(tmp_path / "out", python_version=f"{sys.version_info.major}.{sys.version_info.minor}")
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "--quiet", "--bare", str(origin))
-    git(project, "remote", "add", "origin", str(origin))
-    git(project, "push", "--quiet", "origin", "main")
-    act = Act(project, tmp_path / "act")
-    try:
-        # A reviewed pull request: its report comment ends with the head model's SHA-256.
-        git(project, "checkout", "--quiet", "-b", "fewer-trees")
-        set_forest(project, 40, "Fewer trees: as good, and faster")
-        reviewed = reproduce_and_commit(project)
-        git(project, "checkout", "--quiet", "main")
-        git(project, "merge", "--quiet", "--ff-only", "fewer-trees")
-        head = git(project, "rev-parse", "HEAD")
-        git(project, "push", "--quiet", "origin", "main")
-        report = {"pr": 3, "marker": "Model report", "body": f"## Model report\n<!-- head-model-sha256: {reviewed} -->"}
-        act.record.with_suffix(".comments.json").write_text(json.dumps([report]))
-        merged = {"number": 3, "state": "merged", "head": "fewer-trees", "base": "main", "headRefOid": head,
-                  "merge_commit": head, "url": "https://github.com/acme/tumour-classifier/pull/3"}  # fmt: skip
-        act.record.with_suffix(".pulls.json").write_text(json.dumps([merged]))
+def prod_version(project: Path, reviewed: Path) -> str:
+    git(project, "fetch", "--quiet", "--force", "--tags", "origin")
+    return run([str(reviewed / ".venv/bin/gto"), "show", "model#prod", "--version"], project).stdout.strip()
 
-        first = deploy(act, project, "push", {"ref": "refs/heads/main", "after": head})
+
+def assert_nothing_released(result, project: Path) -> None:
+    assert result.returncode != 0
+    assert result.job_result("Gate and package the merged model") == "failed"
+    assert result.job_result("Version and release the model") == "skipped"
+    assert not [call for call in result.calls if call.get("action") == "release" or call["tool"] == "docker"]
+    assert not {tag for tag in origin_tags(project) if tag.startswith("model@")}
+
+
+def stop_everything(act: Act) -> None:
+    """Containers, Cloud Run revisions and pods the stand-ins started."""
+    for pid in act.state.glob("calls.*/**/pid"):
+        try:
+            os.killpg(int(pid.read_text()), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def test_merge_release_deploy_smoke_and_roll_back(tmp_path, reviewed_model):
+    project, act, github = deploy_project(tmp_path, "ghcr", reviewed_model)
+    reviewed = json.loads((reviewed_model / "models/metadata.json").read_text())["model_sha256"]
+    try:
+        head, merge = merge_pull_request(project, 3, squash=True)
+        github.merged(3, head, merge)
+
+        # A comment carrying the right SHA-256 (anyone can write one) and no report run: nothing is released.
+        forged = {"pr": 3, "marker": "Model report", "body": f"## Model report\n<!-- head-model-sha256: {reviewed} -->"}
+        act.record.with_suffix(".comments.json").write_text(json.dumps([forged]))
+        result = deploy(act, project, "push", MAIN)
+        assert "has no successful Model report run (pr-report.yml)" in result.log and "runs found: none" in result.log
+        assert_nothing_released(result, project)
+        # A failed report run does not count, even one that left a record.
+        github.report_run(3, head, conclusion="failure")
+        result = deploy(act, project, "push", MAIN)
+        assert "runs found: failure" in result.log
+        assert_nothing_released(result, project)
+
+        # The passed run's record: the squash merge's model is the one reviewed; released and deployed.
+        github.report_run(3, head)
+        first = deploy(act, project, "push", MAIN)
         assert first.returncode == 0, f"see {act.state}/act-{act.runs}.log"
+        assert f"reviewed: the model is the one reviewed in {PULLS}/3" in first.log
         (release,) = [call for call in first.calls if call.get("action") == "release"]
         assert release["tag"] == "model@v0.1.0"
         assert f"| Model file SHA-256 | `{reviewed}` |" in release["notes"]
-        assert "| Reviewed in | https://github.com/acme/tumour-classifier/pull/3 |" in release["notes"]
+        assert f"| Reviewed in | {PULLS}/3 |" in release["notes"]
         assert "## Intended use" in release["notes"]
         assert {"model@v0.1.0", "model#prod#1"} <= origin_tags(project)
         (attested,) = [call for call in first.calls if call["tool"] == "attest-build-provenance"]
         v1 = image_tags(act)[f"{IMAGE}:v0.1.0"]
         assert attested["digest"] == v1 == image_tags(act)[f"{IMAGE}:prod"]
+        assert [call["digest"] for call in first.calls if call.get("action") == "verified"] == [v1]
         assert "smoke: 20 rows answered as offline" in first.log
 
         # A merge whose image serves a damaged model: released, refused by the smoke test, rolled back.
-        set_forest(project, 60, "More trees")
-        git(project, "push", "--quiet", "origin", "main")
-        second = deploy(act, project, "push", {"ref": "refs/heads/main"}, ACT_DOCKER_TAMPER="1")
+        head, merge = merge_pull_request(project, 4)
+        github.merged(4, head, merge)
+        github.report_run(4, head)
+        second = deploy(act, project, "push", MAIN, ACT_DOCKER_TAMPER="1")
         assert second.returncode != 0
         assert second.job_result("Deploy to production, smoke-test, roll back on failure") == "failed"
         assert "smoke: failed" in second.log and "is back on v0.1.0" in second.log
         assert "model@v0.2.0" in origin_tags(project), "the version was released"
         tags = image_tags(act)
-        assert tags[f"{IMAGE}:v0.2.0"] != v1 and tags[f"{IMAGE}:prod"] == v1
-        git(project, "fetch", "--quiet", "--force", "--tags", "origin")
-        prod = run([str(project / ".venv/bin/gto"), "show", "model#prod", "--version"], project).stdout.strip()
-        assert prod == "v0.1.0", "GTO's prod stays on the version that passed"
+        v2 = tags[f"{IMAGE}:v0.2.0"]
+        assert v2 != v1 and tags[f"{IMAGE}:prod"] == v1
+        assert [call["digest"] for call in second.calls if call.get("action") == "verified"] == [v2, v1]
+        assert prod_version(project, reviewed_model) == "v0.1.0", "GTO's prod stays on the version that passed"
 
         # Deploy a version by name, then roll back to the earlier one: nothing is rebuilt.
         for version in ("v0.2.0", "v0.1.0"):
-            dispatched = deploy(act, project, "workflow_dispatch", {"inputs": {"version": version}})
+            dispatched = deploy(act, project, "workflow_dispatch", {**MAIN, "inputs": {"version": version}})
             assert dispatched.returncode == 0, f"see {act.state}/act-{act.runs}.log"
             assert dispatched.job_result("Gate and package the merged model") == "skipped"
             assert image_tags(act)[f"{IMAGE}:prod"] == image_tags(act)[f"{IMAGE}:{version}"]
-            git(project, "fetch", "--quiet", "--force", "--tags", "origin")
-            prod = run([str(project / ".venv/bin/gto"), "show", "model#prod", "--version"], project).stdout.strip()
-            assert prod == version
+            assert prod_version(project, reviewed_model) == version
+
+        # image.txt replaced in the release (gh release upload --clobber): with an image nobody
+        # attested, or with another version's attested image. Refused; production unchanged.
+        metadata = act.state / "evil.json"
+        build = ["buildx", "build", "--push", "--metadata-file", str(metadata), "--tag", f"{IMAGE}:evil", "."]
+        run([str(act.bin / "docker"), *build], reviewed_model, env={**os.environ, "ACT_RECORD": str(act.record)})
+        evil = json.loads(metadata.read_text())["containerimage.digest"]
+        for clobbered, refusal in ((evil, "HTTP 404: Not Found"), (v2, "expected source_digest")):
+            (act.state / "image.txt").write_text(f"{IMAGE}@{clobbered}\n")
+            upload = ["release", "upload", "model@v0.1.0", str(act.state / "image.txt"), "--clobber"]
+            attacker = {**os.environ, "ACT_RECORD": str(act.record), "GH_TOKEN": "a token that may edit releases"}
+            run([str(act.bin / "gh"), *upload], project, env=attacker)
+            refused = deploy(act, project, "workflow_dispatch", {**MAIN, "inputs": {"version": "v0.1.0"}})
+            assert refused.returncode != 0 and refusal in refused.log
+            assert f"{IMAGE}@{clobbered} has no build provenance from this repository's Deploy workflow" in refused.log
+            assert not [call for call in refused.calls if call["tool"] == "docker" and call["action"] != "login"]
+            assert image_tags(act)[f"{IMAGE}:prod"] == v1
+
+        # A run from another branch deploys nothing (on GitHub the environment's branch rule stops it too).
+        feature = {"ref": "refs/heads/feature", "inputs": {"version": "v0.2.0"}}
+        other = deploy(act, project, "workflow_dispatch", feature)
+        assert other.returncode != 0
+        assert "Deploys run from main only, and this run is on refs/heads/feature" in other.log
+        assert not [call for call in other.calls if call["tool"] in ("docker", "gh")]
+        assert image_tags(act)[f"{IMAGE}:prod"] == v1
     finally:
-        for pid in act.record.with_suffix(".docker").glob("containers/*/pid"):
-            try:
-                os.killpg(int(pid.read_text()), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        stop_everything(act)
+
+
+CLOUD_RUN = {
+    "GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/123/locations/global/workloadIdentityPools/github/providers/github",
+    "GCP_DEPLOY_SERVICE_ACCOUNT": "deployer@acme-models.iam.gserviceaccount.com",
+    "GCP_SERVICE_ACCOUNT": "data-reader@acme-models.iam.gserviceaccount.com",
+    "CLOUD_RUN_REGION": "europe-west1",
+    "CLOUD_RUN_REPOSITORY": "europe-west1-docker.pkg.dev/acme-models/models",
+}
+
+
+def test_cloud_run_deploy_smoke_and_roll_back(tmp_path, reviewed_model):
+    project, act, github = deploy_project(tmp_path, "cloud-run", reviewed_model)
+    services = act.record.with_suffix(".gcloud") / "services.json"
+    try:
+        head, merge = merge_pull_request(project, 3)
+        github.merged(3, head, merge)
+        github.report_run(3, head)
+        first = deploy(act, project, "push", MAIN, CLOUD_RUN)
+        assert first.returncode == 0, f"see {act.state}/act-{act.runs}.log"
+        v1 = image_tags(act)[f"{IMAGE}:v0.1.0"]
+        # Signed in as the deploy identity, never the data identity pull requests use.
+        assert [call["service_account"] for call in first.calls if call["tool"] == "google-auth"] == [
+            CLOUD_RUN["GCP_DEPLOY_SERVICE_ACCOUNT"]
+        ]
+        assert {call["account"] for call in first.calls if call["tool"] == "gcloud"} == {
+            CLOUD_RUN["GCP_DEPLOY_SERVICE_ACCOUNT"]
+        }
+        service = json.loads(services.read_text())["tumour-classifier"]
+        (revision,) = service["revisions"]
+        assert revision["image"] == f"{CLOUD_RUN['CLOUD_RUN_REPOSITORY']}/tumour-classifier@{v1}"
+        assert service["traffic"] == [{"revisionName": revision["name"], "percent": 100}]
+        assert "smoke: 20 rows answered as offline" in first.log
+        assert prod_version(project, reviewed_model) == "v0.1.0"
+
+        # The same version again, its new revision serving a damaged model: traffic goes back.
+        again = deploy(act, project, "workflow_dispatch", {**MAIN, "inputs": {"version": "v0.1.0"}}, CLOUD_RUN,
+                       ACT_DOCKER_TAMPER="v0.1.0")  # fmt: skip
+        assert again.returncode != 0
+        assert "smoke: failed" in again.log and f"traffic is back on {revision['name']}" in again.log
+        service = json.loads(services.read_text())["tumour-classifier"]
+        assert len(service["revisions"]) == 2
+        assert service["traffic"] == [{"revisionName": revision["name"], "percent": 100}]
+        assert [call["digest"] for call in again.calls if call.get("action") == "verified"] == [v1, v1]
+    finally:
+        stop_everything(act)
+
+
+def revisions(deployment: dict) -> list[tuple[int, str]]:
+    """The Deployment's revision history: (revision, image), oldest first."""
+    found = [(rs["revision"], rs["template"]["spec"]["containers"][0]["image"]) for rs in deployment["replicasets"]]
+    return sorted(found)
+
+
+def test_kubernetes_rendered_by_digest_rolled_out_and_undone(tmp_path, reviewed_model):
+    project, act, github = deploy_project(tmp_path, "kubernetes", reviewed_model)
+    cluster_file = act.record.with_suffix(".kube") / "cluster.json"
+    secrets = {"KUBECONFIG": "apiVersion: v1\nkind: Config\ncurrent-context: production\n"}
+    try:
+        head, merge = merge_pull_request(project, 3)
+        github.merged(3, head, merge)
+        github.report_run(3, head)
+        first = deploy(act, project, "push", MAIN, secrets)
+        assert first.returncode == 0, f"see {act.state}/act-{act.runs}.log"
+        v1 = image_tags(act)[f"{IMAGE}:v0.1.0"]
+        # One apply of the manifests as they are in k8s/, but for the image: the released one, by digest.
+        changes = [call["args"][0] for call in first.calls if call["tool"] == "kubectl"]
+        assert changes.count("apply") == 1 and "set" not in changes
+        deployment = json.loads(cluster_file.read_text())["deployments"]["tumour-classifier"]
+        source = yaml.safe_load((project / "k8s/deployment.yaml").read_text())
+        source["spec"]["template"]["spec"]["containers"][0]["image"] = f"{IMAGE}@{v1}"
+        assert deployment["manifest"] == source
+        assert revisions(deployment) == [(1, f"{IMAGE}@{v1}")]
+        assert "smoke: 20 rows answered as offline" in first.log
+
+        # A merge whose pods never become ready: the rollout fails and is undone to revision 1.
+        head, merge = merge_pull_request(project, 4)
+        github.merged(4, head, merge)
+        github.report_run(4, head)
+        second = deploy(act, project, "push", MAIN, secrets, ACT_DOCKER_TAMPER="v0.2.0", ACT_WAIT_LIMIT="15")
+        assert second.returncode != 0
+        v2 = image_tags(act)[f"{IMAGE}:v0.2.0"]
+        assert "timed out waiting for the condition" in second.log
+        assert f"the Deployment is back on {IMAGE}@{v1}" in second.log
+        deployment = json.loads(cluster_file.read_text())["deployments"]["tumour-classifier"]
+        assert revisions(deployment) == [(2, f"{IMAGE}@{v2}"), (3, f"{IMAGE}@{v1}")], "undo made revision 1 the newest"
+        assert prod_version(project, reviewed_model) == "v0.1.0"
+    finally:
+        stop_everything(act)
