@@ -9,7 +9,8 @@ comment the way GitHub would show them, and the pull requests that `gh pr create
 `gh pr view` and `gh pr edit` answer as GitHub would. `gh release create` keeps each
 release's notes and files in $ACT_RECORD.releases/<tag>/, where `gh release download` finds them
 (and `gh release upload --clobber` replaces them, as anyone who can edit releases may).
-Workflow runs a test seeded (or recorded) in $ACT_RECORD.runs.json, each with its artifacts'
+`gh api repos/{owner}/{repo}/commits/SHA/pulls` answers from the same list. Workflow runs a
+test seeded (or recorded) in $ACT_RECORD.runs.json, each with its artifacts'
 folders, answer `gh run list` and `gh run download`. `gh attestation verify` answers from what
 the attest-build-provenance stand-in recorded in $ACT_RECORD.attestations.json, with the real
 command's policy checks (repository, signer workflow, source ref and commit) and its failures.
@@ -154,6 +155,32 @@ def releases(args: list[str], record: Path) -> int:
     return 2
 
 
+def commit_pulls(args: list[str], record: Path) -> int:
+    """`gh api repos/{owner}/{repo}/commits/SHA/pulls`: the merged pull request that made the commit, or
+    open ones whose head it is, in the REST shape."""
+    if not os.environ.get("GH_TOKEN"):
+        print("gh stand-in: no token in the environment", file=sys.stderr)
+        return 1
+    parts = args[1].split("/")
+    if len(parts) != 6 or parts[0] != "repos" or parts[3] != "commits" or parts[5] != "pulls":
+        print(f"gh stand-in: unexpected api call {args}", file=sys.stderr)
+        return 2
+    commit = parts[4]
+    pulls_file = record.with_suffix(".pulls.json")
+    pulls = json.loads(pulls_file.read_text()) if pulls_file.exists() else []
+    found = []
+    for pull in pulls:
+        merged = pull["state"] == "merged"
+        if (merged and pull.get("merge_commit") == commit) or pull.get("headRefOid") == commit:
+            found.append({
+                "number": pull["number"], "html_url": pull.get("url"), "state": "closed" if merged else "open",
+                "merged_at": "2026-12-01T10:00:00Z" if merged else None,
+                "merge_commit_sha": pull.get("merge_commit"), "head": {"sha": pull.get("headRefOid")},
+            })  # fmt: skip
+    print(json.dumps(found))
+    return 0
+
+
 def workflow_runs(args: list[str], record: Path) -> int:
     """`gh run list --workflow W --commit SHA --json F [--limit N]` and `gh run download ID --name N --dir D`."""
     if not os.environ.get("GH_TOKEN"):
@@ -252,6 +279,8 @@ def main() -> int:
         return pull_requests(args, record)
     if tool == "gh" and args[:1] == ["release"]:
         return releases(args, record)
+    if tool == "gh" and args[:1] == ["api"] and len(args) == 2:
+        return commit_pulls(args, record)
     if tool == "gh" and args[:1] == ["run"] and args[1:2] in (["list"], ["download"]):
         return workflow_runs(args, record)
     if tool == "gh" and args[:2] == ["attestation", "verify"]:

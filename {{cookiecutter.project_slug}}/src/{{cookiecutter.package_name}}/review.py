@@ -29,6 +29,7 @@ from . import artifact
 from .errors import ProjectError
 
 RECORD_PATH = Path("reports/model-review.json")
+OWNER_REPO = "{owner}/{repo}"  # gh fills these in from GH_REPO, or from the checkout's remote
 REPORT_WORKFLOW = "pr-report.yml"  # the Model report workflow, the only writer of records
 RECORD_ARTIFACT = "model-review"  # the artifact of its runs that holds the record
 PASSED = "passed"
@@ -106,10 +107,14 @@ def _run(*command: str) -> str:
 
 
 def _merged_pull_request(commit: str) -> dict:
-    fields = "number,headRefOid,mergeCommit,url"
-    found = json.loads(_run("gh", "pr", "list", "--state", "merged", "--search", commit, "--json", fields))
-    # The search also finds pull requests that merely contain the commit: keep the one that made it.
-    merged = [pull for pull in found if (pull.get("mergeCommit") or {}).get("oid") == commit]
+    # GitHub's "pull requests associated with a commit": on the default branch, the merged one
+    # that introduced it, whether merged with a merge commit, squashed or rebased.
+    found = json.loads(_run("gh", "api", f"repos/{OWNER_REPO}/commits/{commit}/pulls"))
+    merged = [
+        {"number": pull["number"], "headRefOid": pull["head"]["sha"], "url": pull["html_url"]}
+        for pull in found
+        if pull.get("merged_at") and pull.get("merge_commit_sha") == commit
+    ]
     if not merged:
         raise ReviewError(
             f"{commit[:12]} on main came from no merged pull request, so no Model report reviewed it: "

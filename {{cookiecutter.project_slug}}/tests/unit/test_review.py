@@ -12,7 +12,8 @@ from {{ cookiecutter.package_name }} import review
 BUILT = "a" * 64
 HEAD = "1" * 40
 MERGE = "2" * 40
-# A stand-in for the GitHub CLI: answers from pulls.json and runs.json beside it; a run's
+# A stand-in for the GitHub CLI: answers from pulls.json (the REST shape of a commit's pull
+# requests: the merged one, and one that only contains it) and runs.json beside it; a run's
 # artifacts are folders beside it too. `gh pr view` (comments) is not answered: nothing may read them.
 FAKE_GH = """#!PYTHON
 import json, pathlib, shutil, sys
@@ -20,9 +21,10 @@ here = pathlib.Path(__file__).parent
 args = sys.argv[1:]
 def option(name):
     return args[args.index(name) + 1]
-if args[:2] == ["pr", "list"]:
-    fields = option("--json").split(",")
-    print(json.dumps([{k: p[k] for k in fields} for p in json.loads((here / "pulls.json").read_text())]))
+if args[0] == "api":
+    commit = args[1].split("/")[-2]  # repos/{owner}/{repo}/commits/SHA/pulls
+    pulls = json.loads((here / "pulls.json").read_text())
+    print(json.dumps([p for p in pulls if commit in (p["merge_commit_sha"], p["head"]["sha"])]))
 elif args[:2] == ["run", "list"]:
     assert option("--workflow") == "pr-report.yml", args
     runs = [r for r in json.loads((here / "runs.json").read_text()) if r["headSha"] == option("--commit")]
@@ -48,8 +50,9 @@ def github(workdir, tmp_path_factory, monkeypatch):
     gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
 
-    def seed(runs: list[dict], merge_commit: str = MERGE, pulls: list[dict] | None = None) -> None:
-        pull = {"number": 4, "headRefOid": HEAD, "mergeCommit": {"oid": merge_commit}, "url": "https://x/pull/4"}
+    def seed(runs: list[dict], pulls: list[dict] | None = None) -> None:
+        pull = {"number": 4, "head": {"sha": HEAD}, "merge_commit_sha": MERGE,
+                "merged_at": "2026-01-09T00:00:00Z", "html_url": "https://x/pull/4"}  # fmt: skip
         (tools / "pulls.json").write_text(json.dumps([pull] if pulls is None else pulls))
         listed = []
         for number, run in enumerate(runs, 1):
@@ -132,9 +135,9 @@ def test_a_push_without_a_pull_request_is_not_released(github):
 
 
 def test_a_pull_request_that_only_contains_the_commit_is_not_its_review(github):
-    github([{"record": passed()}], merge_commit="9" * 40)
+    github([{"record": passed()}])
     with pytest.raises(review.ReviewError, match="came from no merged pull request"):
-        review.check(MERGE)
+        review.check(HEAD)  # the pull request's head, pushed to main apart from its merge
 
 
 def test_before_the_build_only_the_review_is_looked_up(github, workdir):
