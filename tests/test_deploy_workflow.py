@@ -20,6 +20,7 @@ so the three tests may run at the same time.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -39,6 +40,7 @@ REPOSITORY = {"full_name": "acme/tumour-classifier", "name": "tumour-classifier"
 PULLS = "https://github.com/acme/tumour-classifier/pull"
 IMAGE = "ghcr.io/your-github-user/tumour-classifier"
 MAIN = {"ref": "refs/heads/main"}
+BROKEN = "8"  # seconds to wait for a service whose model was damaged: it never becomes ready
 TREES = 40  # the reviewed change: fewer trees, as good, and a quicker pipeline for these tests
 
 
@@ -47,16 +49,27 @@ def fewer_trees(project: Path) -> None:
     params.write_text(re.sub(r"n_estimators: \d+", f"n_estimators: {TREES}", params.read_text()))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def reviewed_model(tmp_path_factory) -> Path:
-    """The reviewed change, reproduced: the model each merge below ships, and the project's commands."""
-    project = bake(tmp_path_factory.mktemp("reviewed"), python_version=PYTHON)
-    fewer_trees(project)
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env["PATH"] = os.pathsep.join([str(project / ".venv/bin"), env["PATH"]])  # the stages call the project's command
-    run([str(TOOLS_BIN / "uv"), "sync", "--quiet", "--python", sys.executable], project, env=env)
-    run(["dvc", "repro", "--quiet"], project, env=env)
-    return project
+    """The reviewed change, reproduced: the model each merge below ships, and the project's commands.
+
+    Made once per test run: pytest-xdist's workers share the run's base folder, and the first
+    to need it makes it while the others wait.
+    """
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    made = root / "reviewed-model.json"
+    with (root / "reviewed-model.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            project = bake(root / "reviewed-model", python_version=PYTHON)
+            fewer_trees(project)
+            env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+            env["PATH"] = os.pathsep.join([str(project / ".venv/bin"), env["PATH"]])  # the stages call the command
+            run([str(TOOLS_BIN / "uv"), "sync", "--quiet", "--python", sys.executable], project, env=env)
+            run(["dvc", "repro", "--quiet"], project, env=env)
+            made.write_text(json.dumps(str(project)))
+    return Path(json.loads(made.read_text()))
 
 
 class GitHub:
@@ -88,6 +101,9 @@ class GitHub:
 
 def deploy_project(tmp_path: Path, target: str, reviewed: Path) -> tuple[Path, Act, GitHub]:
     project = bake(tmp_path / "out", python_version=PYTHON, deploy_target=target)
+    # act copies the folder, its environment included: each run's `uv sync` then has little to do.
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    run([str(TOOLS_BIN / "uv"), "sync", "--quiet", "--python", sys.executable], project, env=env)
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "--quiet", "--bare", str(origin))
     git(project, "remote", "add", "origin", str(origin))
@@ -196,7 +212,7 @@ def test_merge_release_deploy_smoke_and_roll_back(tmp_path, reviewed_model):
         head, merge = merge_pull_request(project, 4)
         github.merged(4, head, merge)
         github.report_run(4, head)
-        second = deploy(act, project, "push", MAIN, ACT_DOCKER_TAMPER="1")
+        second = deploy(act, project, "push", MAIN, ACT_DOCKER_TAMPER="1", SMOKE_TIMEOUT=BROKEN)
         assert second.returncode != 0
         assert second.job_result("Deploy to production, smoke-test, roll back on failure") == "failed"
         assert "smoke: failed" in second.log and "is back on v0.1.0" in second.log
@@ -278,7 +294,7 @@ def test_cloud_run_deploy_smoke_and_roll_back(tmp_path, reviewed_model):
 
         # The same version again, its new revision serving a damaged model: traffic goes back.
         again = deploy(act, project, "workflow_dispatch", {**MAIN, "inputs": {"version": "v0.1.0"}}, CLOUD_RUN,
-                       ACT_DOCKER_TAMPER="v0.1.0")  # fmt: skip
+                       ACT_DOCKER_TAMPER="v0.1.0", SMOKE_TIMEOUT=BROKEN)  # fmt: skip
         assert again.returncode != 0
         assert "smoke: failed" in again.log and f"traffic is back on {revision['name']}" in again.log
         service = json.loads(services.read_text())["tumour-classifier"]
@@ -320,7 +336,7 @@ def test_kubernetes_rendered_by_digest_rolled_out_and_undone(tmp_path, reviewed_
         head, merge = merge_pull_request(project, 4)
         github.merged(4, head, merge)
         github.report_run(4, head)
-        second = deploy(act, project, "push", MAIN, secrets, ACT_DOCKER_TAMPER="v0.2.0", ACT_WAIT_LIMIT="15")
+        second = deploy(act, project, "push", MAIN, secrets, ACT_DOCKER_TAMPER="v0.2.0", ACT_WAIT_LIMIT=BROKEN)
         assert second.returncode != 0
         v2 = image_tags(act)[f"{IMAGE}:v0.2.0"]
         assert "timed out waiting for the condition" in second.log
