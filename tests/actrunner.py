@@ -13,10 +13,11 @@ import json
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakery import TOOLS_BIN
+from bakery import TOOLS_BIN, run
 
 ACT_DIR = Path(__file__).parent / "act"
 # The stand-in for each action, by the name the workflows use.
@@ -28,7 +29,7 @@ STAND_INS = {
     "actions/download-artifact": "download-artifact",
     "actions/attest-build-provenance": "attest-build-provenance",
 }
-USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@([0-9a-f]{40})")  # owner/repo[/path]@sha
 
 
 @dataclass
@@ -68,8 +69,11 @@ class Act:
             arguments += ["--local-repository", f"{name}@{sha}={ACT_DIR / 'actions' / STAND_INS[name]}"]
         return arguments
 
-    def run(self, workflow: str, event_name: str, event: dict, step_env: dict[str, str] | None = None) -> ActRun:
-        """Run one event through the workflow; ``step_env`` adds variables to every step's environment."""
+    def run(
+        self, workflow: str, event_name: str, event: dict, step_env: dict[str, str] | None = None, job: str = ""
+    ) -> ActRun:
+        """Run one event through the workflow (only ``job``, by its id, when given); ``step_env``
+        adds variables to every step's environment."""
         workflow_path = self.project / ".github" / "workflows" / workflow
         event_file = self.state / "event.json"
         event_file.write_text(json.dumps(event), encoding="utf-8")
@@ -87,6 +91,7 @@ class Act:
             "--env", "UV_PYTHON_DOWNLOADS=never",
             "--secret", "GITHUB_TOKEN=token-for-tests",
             *(f"--env={key}={value}" for key, value in (step_env or {}).items()),
+            *(["--job", job] if job else []),
             *self.local_repositories(workflow_path),
         ]  # fmt: skip
         done = subprocess.run(command, cwd=self.project, capture_output=True, text=True, env=env, check=False)
@@ -99,6 +104,17 @@ class Act:
 
 def git(project: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def reproduce_and_commit(project: Path) -> str:
+    """`dvc repro` and commit its lock and Git-kept outputs, as a pull request does; return the model's SHA-256."""
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = os.pathsep.join([str(project / ".venv/bin"), env["PATH"]])  # the stages call the project's command
+    run([str(TOOLS_BIN / "uv"), "sync", "--quiet", "--python", sys.executable], project, env=env)
+    run(["dvc", "repro", "--quiet"], project, env=env)
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", "Reproduce the pipeline")
+    return json.loads((project / "models/metadata.json").read_text())["model_sha256"]
 
 
 def pull_request_event(project: Path, number: int, action: str, head_repo: str = "acme/tumour-classifier") -> dict:

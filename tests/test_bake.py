@@ -86,6 +86,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         ".github/dependabot.yml",
         ".github/workflows/ci.yml",
         ".github/scripts/template_update.py",
+        ".github/scripts/verify_dvc_cache.py",
         ".github/workflows/deploy.yml",
         ".github/workflows/pr-report.yml",
         ".github/workflows/template-update.yml",
