@@ -43,11 +43,11 @@ def template_copy(root: Path) -> Path:
     return copy
 
 
-def commit_template(template: Path, message: str, tag: str | None = None) -> str:
+def commit_template(template: Path, message: str, tag: str | None = None, annotated: bool = False) -> str:
     git(template, "add", "--all")
     git(template, "commit", "--quiet", "-m", message)
     if tag:
-        git(template, "tag", tag)
+        git(template, "tag", *(["-a", "-m", f"Release {tag}"] if annotated else []), tag)
     return git(template, "rev-parse", "HEAD")
 
 
@@ -83,6 +83,12 @@ def cruft(project: Path, *args: str, check: bool = True) -> subprocess.Completed
 
 def update_script(project: Path, *args: str) -> subprocess.CompletedProcess:
     return run([str(TOOLS_BIN / "python"), ".github/scripts/template_update.py", *args], project)
+
+
+def target(project: Path, *args: str) -> dict[str, str]:
+    """What `template_update.py target` prints, as a dict."""
+    lines = update_script(project, "target", *args).stdout.splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 def test_cookiecutter_and_cruft_create_record_the_same_origin(tmp_path):
@@ -140,7 +146,8 @@ def test_a_conflicting_change_is_set_aside_as_a_listed_rej_file(tmp_path):
         readme.write("\nUnreleased work.\n")
     commit_template(template, "Work after the release")  # not a release: not proposed
 
-    assert update_script(project, "target").stdout.splitlines()[-1] == "ref=v0.2.0"
+    found = target(project)
+    assert (found["ref"], found["commit"]) == ("v0.2.0", git(template, "rev-parse", "v0.2.0^{commit}"))
     body = tmp_path / "body.md"
     done = update_script(project, "apply", "--checkout", "v0.2.0", "--body", str(body))
     assert "params.yaml.rej" in done.stdout
@@ -162,6 +169,10 @@ def test_the_update_script_names_a_bad_ref_and_a_missing_template(tmp_path):
     for ref in ("--upload-pack=evil", "v1; rm -rf ~"):  # the workflow passes a dispatch input as --ref=VALUE
         bad_ref = run([*script, "target", f"--ref={ref}"], project, check=False)
         assert bad_ref.returncode == 2 and f"error: ref {ref!r} is not a tag" in bad_ref.stderr
+    for ref, fix in (("v9.9.9", "`git ls-remote"), ("abc1234", "name a commit by all 40 hex digits")):
+        unknown = run([*script, "target", f"--ref={ref}"], project, check=False)
+        assert unknown.returncode == 2 and f"error: ref {ref!r} is not a tag or branch of {template}" in unknown.stderr
+        assert fix in unknown.stderr
     shutil.rmtree(template)
     gone = run([*script, "target"], project, check=False)
     assert gone.returncode == 2 and "is a local folder that is not here" in gone.stderr
@@ -234,3 +245,40 @@ def test_projects_pin_the_cruft_the_template_is_tested_with():
     project = TEMPLATE / "{{cookiecutter.project_slug}}"
     assert f'template = ["{tested}"]' in (project / "pyproject.toml").read_text()
     assert f"uv tool install {tested} " in (project / "README.md").read_text()
+
+
+def test_the_update_renders_the_commit_the_tag_named_even_after_the_tag_moves(tmp_path):
+    template = template_copy(tmp_path)
+    project = bake(tmp_path / "out", template=template)
+    change_the_template(template)
+    release = commit_template(template, "A lock check in CI", tag="v0.2.0", annotated=True)
+    found = target(project)
+    assert (found["ref"], found["commit"]) == ("v0.2.0", release), "the tag's commit, not the tag object"
+
+    # Between finding the version and rendering it, the tag is moved to other content.
+    edit(template / "{{cookiecutter.project_slug}}/data/raw/README.md", "\n", "\nNot what the tag named.\n")
+    commit_template(template, "Other content")
+    git(template, "tag", "--force", "-a", "-m", "Moved", "v0.2.0")
+    body, record = tmp_path / "body.md", tmp_path / "update.json"
+    base = git(project, "rev-parse", "HEAD")
+    update_script(
+        project, "apply", "--checkout=v0.2.0", f"--commit={release}", "--body", str(body), "--record", str(record)
+    )
+    assert "Not what the tag named." not in (project / "data/raw/README.md").read_text()
+    assert NEW_STEP in (project / ".github/workflows/ci.yml").read_text()
+    state = json.loads((project / ".cruft.json").read_text())
+    assert (state["commit"], state["checkout"]) == (release, "v0.2.0"), "as `cruft update --checkout v0.2.0` records"
+    assert json.loads(record.read_text()) == {
+        "template": str(template),
+        "ref": "v0.2.0",
+        "commit": release,
+        "base": base,
+    }
+    assert f"v0.2.0 at commit `{release}`" in body.read_text()
+
+    bad = run(
+        [str(TOOLS_BIN / "python"), ".github/scripts/template_update.py", "apply", "--commit=v0.2.0"],
+        project,
+        check=False,
+    )
+    assert bad.returncode == 2 and "error: commit 'v0.2.0' is not a full commit; give all 40 hex digits" in bad.stderr
