@@ -1,8 +1,9 @@
 """Finish the generated project: keep the chosen variants, record its origin, then Git and DVC.
 
 Runs in the new project's folder. Pruning needs nothing; `git init`, `dvc init`, the DVC
-remote and the first commit need git and dvc and no network. When one of those steps cannot
-run, the project is still complete and the exact commands to finish by hand are printed.
+remote and the first commit need git and dvc and no network; `uv lock`, whose uv.lock goes
+into the first commit, needs uv and the package index. When one of those steps cannot run,
+the project is still complete and the exact commands to finish by hand are printed.
 
 `.cruft.json` records the template, its commit and the answers, so `cruft check` and
 `cruft update` work whether the project was baked with plain cookiecutter or with cruft.
@@ -135,6 +136,30 @@ def commit_commands() -> list[list[str]]:
     return [["git", "add", "--all"], ["git", "commit", "--quiet", "-m", FIRST_COMMIT_MESSAGE]]
 
 
+# The lock file pins every dependency, with hashes, for CI (`uv sync --locked`) and the image.
+# Resolving needs the package index: offline, the project is still complete and the first
+# commit is made; the lines printed at the end lock and commit it.
+LOCK_COMMAND = ["uv", "lock", "--quiet"]
+LOCK_SECONDS = 300
+
+
+def lock_dependencies(root: Path) -> list[str]:
+    """Write uv.lock; return the commands to run by hand when that could not be done here."""
+    later = [shell_line(LOCK_COMMAND), "git add uv.lock", shell_line(["git", "commit", "-m", "Lock the dependencies"])]
+    if shutil.which(LOCK_COMMAND[0]) is None:
+        print("note: uv is not installed, so uv.lock was not written (https://docs.astral.sh/uv/).", file=sys.stderr)
+        return later
+    try:
+        done = subprocess.run(LOCK_COMMAND, cwd=root, capture_output=True, text=True, timeout=LOCK_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        print(f"note: `uv lock` took over {LOCK_SECONDS} s, so uv.lock was not written.", file=sys.stderr)
+        return later
+    if done.returncode != 0:
+        print(f"note: `uv lock` failed, so uv.lock was not written: {done.stderr.strip()}", file=sys.stderr)
+        return later
+    return []
+
+
 def shell_line(command: list[str]) -> str:
     """The command as a line to paste into a POSIX shell: each part one argument, nothing expanded."""
     return shlex.join(command)
@@ -167,6 +192,7 @@ def main(answers: dict[str, str], root: Path, template_root: Path) -> int:
         return 0
     record_origin(answers, root, template_root)
     left = run_all(setup_commands(answers), root)
+    lock_later = lock_dependencies(root)
     if left is None:
         if has_git_identity(root):
             left = run_all(commit_commands(), root)
@@ -176,6 +202,7 @@ def main(answers: dict[str, str], root: Path, template_root: Path) -> int:
             left += [shell_line(c) for c in commit_commands()]
     else:
         left += [shell_line(c) for c in commit_commands()]
+    left = [*(left or []), *lock_later]
     if left:
         print(f"The project is complete in {root}. To finish setting it up, run there:", file=sys.stderr)
         for line in left:

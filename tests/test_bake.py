@@ -101,6 +101,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "dvc.yaml",
         "params.yaml",
         "pyproject.toml",
+        "uv.lock",  # written by the post-generation hook
         *(f"src/{package}/{name}.py" for name in modules),
         "tests/api/conftest.py",
         "tests/api/test_service.py",
@@ -205,6 +206,11 @@ def test_git_and_dvc_are_set_up_with_a_first_commit(baked):
     assert git("branch", "--show-current").strip() == "main"
     assert git("status", "--porcelain") == "", "everything baked is committed"
     assert git("log", "--format=%s").strip() == "Start the model repository from cookiecutter-model-repo"
+    assert "uv.lock" in git("ls-files").split(), "the first commit holds the lock file"
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    pinned = {package["name"] for package in lock["package"] if "sdist" in package or "wheels" in package}
+    assert {"scikit-learn", "dvc", "onnxruntime"} <= pinned
+    assert all("hash" in wheel for package in lock["package"] for wheel in package.get("wheels", []))
     config = (project / ".dvc/config").read_text()
     if answers["dvc_remote"] == "none":
         assert "remote" not in config
