@@ -136,27 +136,37 @@ def commit_commands() -> list[list[str]]:
     return [["git", "add", "--all"], ["git", "commit", "--quiet", "-m", FIRST_COMMIT_MESSAGE]]
 
 
-# The lock file pins every dependency, with hashes, for CI (`uv sync --locked`) and the image.
-# Resolving needs the package index: offline, the project is still complete and the first
-# commit is made; the lines printed at the end lock and commit it.
-LOCK_COMMAND = ["uv", "lock", "--quiet"]
+# The lock file pins every dependency, with hashes, for CI (`uv sync --locked`); its export
+# for pip, requirements.lock.txt, is what the image installs. The export is the `uv-export`
+# hook's command in .pre-commit-config.yaml, which keeps it current from then on. Resolving
+# needs the package index: offline, the project is still complete and the first commit is
+# made; the lines printed at the end lock and commit it.
+LOCK_COMMANDS = [
+    ["uv", "lock", "--quiet"],
+    ["uv", "export", "--locked", "--no-dev", "--group", "build", "--no-emit-project", "--quiet",
+     "--output-file", "requirements.lock.txt"],
+]  # fmt: skip
 LOCK_SECONDS = 300
 
 
 def lock_dependencies(root: Path) -> list[str]:
-    """Write uv.lock; return the commands to run by hand when that could not be done here."""
-    later = [shell_line(LOCK_COMMAND), "git add uv.lock", shell_line(["git", "commit", "-m", "Lock the dependencies"])]
-    if shutil.which(LOCK_COMMAND[0]) is None:
+    """Write uv.lock and its export; return the commands to run by hand when that could not be done here."""
+    later = [*(shell_line(c) for c in LOCK_COMMANDS), "git add uv.lock requirements.lock.txt"]
+    later.append(shell_line(["git", "commit", "-m", "Lock the dependencies"]))
+    if shutil.which("uv") is None:
         print("note: uv is not installed, so uv.lock was not written (https://docs.astral.sh/uv/).", file=sys.stderr)
         return later
-    try:
-        done = subprocess.run(LOCK_COMMAND, cwd=root, capture_output=True, text=True, timeout=LOCK_SECONDS, check=False)
-    except subprocess.TimeoutExpired:
-        print(f"note: `uv lock` took over {LOCK_SECONDS} s, so uv.lock was not written.", file=sys.stderr)
-        return later
-    if done.returncode != 0:
-        print(f"note: `uv lock` failed, so uv.lock was not written: {done.stderr.strip()}", file=sys.stderr)
-        return later
+    for command in LOCK_COMMANDS:
+        name = shell_line(command[:2])
+        try:
+            done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=LOCK_SECONDS, check=False)
+            problem = f"failed: {done.stderr.strip()}" if done.returncode != 0 else None
+        except subprocess.TimeoutExpired:
+            problem = f"took over {LOCK_SECONDS} s"
+        if problem:
+            print(f"note: `{name}` {problem}; so uv.lock was not written.", file=sys.stderr)
+            (root / "uv.lock").unlink(missing_ok=True)  # a lock without its export would fail the image build
+            return later
     return []
 
 
