@@ -1,8 +1,9 @@
 """Finish the generated project: keep the chosen variants, record its origin, then Git and DVC.
 
 Runs in the new project's folder. Pruning needs nothing; `git init`, `dvc init`, the DVC
-remote and the first commit need git and dvc and no network. When one of those steps cannot
-run, the project is still complete and the exact commands to finish by hand are printed.
+remote and the first commit need git and dvc and no network; `uv lock`, whose uv.lock goes
+into the first commit, needs uv and the package index. When one of those steps cannot run,
+the project is still complete and the exact commands to finish by hand are printed.
 
 `.cruft.json` records the template, its commit and the answers, so `cruft check` and
 `cruft update` work whether the project was baked with plain cookiecutter or with cruft.
@@ -135,6 +136,40 @@ def commit_commands() -> list[list[str]]:
     return [["git", "add", "--all"], ["git", "commit", "--quiet", "-m", FIRST_COMMIT_MESSAGE]]
 
 
+# The lock file pins every dependency, with hashes, for CI (`uv sync --locked`); its export
+# for pip, requirements.lock.txt, is what the image installs. The export is the `uv-export`
+# hook's command in .pre-commit-config.yaml, which keeps it current from then on. Resolving
+# needs the package index: offline, the project is still complete and the first commit is
+# made; the lines printed at the end lock and commit it.
+LOCK_COMMANDS = [
+    ["uv", "lock", "--quiet"],
+    ["uv", "export", "--locked", "--no-dev", "--group", "build", "--no-emit-project", "--quiet",
+     "--output-file", "requirements.lock.txt"],
+]  # fmt: skip
+LOCK_SECONDS = 300
+
+
+def lock_dependencies(root: Path) -> list[str]:
+    """Write uv.lock and its export; return the commands to run by hand when that could not be done here."""
+    later = [*(shell_line(c) for c in LOCK_COMMANDS), "git add uv.lock requirements.lock.txt"]
+    later.append(shell_line(["git", "commit", "-m", "Lock the dependencies"]))
+    if shutil.which("uv") is None:
+        print("note: uv is not installed, so uv.lock was not written (https://docs.astral.sh/uv/).", file=sys.stderr)
+        return later
+    for command in LOCK_COMMANDS:
+        name = shell_line(command[:2])
+        try:
+            done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=LOCK_SECONDS, check=False)
+            problem = f"failed: {done.stderr.strip()}" if done.returncode != 0 else None
+        except subprocess.TimeoutExpired:
+            problem = f"took over {LOCK_SECONDS} s"
+        if problem:
+            print(f"note: `{name}` {problem}; so uv.lock was not written.", file=sys.stderr)
+            (root / "uv.lock").unlink(missing_ok=True)  # a lock without its export would fail the image build
+            return later
+    return []
+
+
 def shell_line(command: list[str]) -> str:
     """The command as a line to paste into a POSIX shell: each part one argument, nothing expanded."""
     return shlex.join(command)
@@ -167,6 +202,7 @@ def main(answers: dict[str, str], root: Path, template_root: Path) -> int:
         return 0
     record_origin(answers, root, template_root)
     left = run_all(setup_commands(answers), root)
+    lock_later = lock_dependencies(root)
     if left is None:
         if has_git_identity(root):
             left = run_all(commit_commands(), root)
@@ -176,6 +212,7 @@ def main(answers: dict[str, str], root: Path, template_root: Path) -> int:
             left += [shell_line(c) for c in commit_commands()]
     else:
         left += [shell_line(c) for c in commit_commands()]
+    left = [*(left or []), *lock_later]
     if left:
         print(f"The project is complete in {root}. To finish setting it up, run there:", file=sys.stderr)
         for line in left:

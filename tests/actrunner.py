@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakery import TOOLS_BIN
+from bakery import TOOLS_BIN, run
 
 ACT_DIR = Path(__file__).parent / "act"
 # The stand-in for each action, by the name the workflows use.
@@ -32,7 +32,7 @@ STAND_INS = {
     "google-github-actions/auth": "google-auth",
     "google-github-actions/setup-gcloud": "setup-gcloud",
 }
-USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@([0-9a-f]{40})")  # owner/repo[/path]@sha
 # act 0.2.89's workflow schema predates `concurrency.queue` (GitHub's, from 2026-05) and
 # refuses the file; act runs no concurrency groups anyway, so the key is dropped for act.
 QUEUE = re.compile(r"^  queue: \w+\n", re.MULTILINE)
@@ -87,9 +87,13 @@ class Act:
         event_name: str,
         event: dict,
         step_env: dict[str, str] | None = None,
+        job: str = "",
         secrets: dict[str, str] | None = None,
+        variables: dict[str, str] | None = None,
     ) -> ActRun:
-        """Run one event through the workflow; ``step_env`` adds variables to every step's environment."""
+        """Run one event through the workflow (only ``job``, by its id, when given); ``step_env``
+        adds variables to every step's environment, ``secrets`` and ``variables`` to the
+        workflow's `secrets` and `vars`."""
         workflow_path = self.project / ".github" / "workflows" / workflow
         text = workflow_path.read_text(encoding="utf-8")
         if QUEUE.search(text):
@@ -115,6 +119,8 @@ class Act:
             "--secret", "GITHUB_TOKEN=token-for-tests",
             *(f"--env={key}={value}" for key, value in (step_env or {}).items()),
             *(f"--secret={key}={value}" for key, value in (secrets or {}).items()),
+            *(f"--var={key}={value}" for key, value in (variables or {}).items()),
+            *(["--job", job] if job else []),
             *self.local_repositories(workflow_path),
         ]  # fmt: skip
         done = subprocess.run(command, cwd=self.project, capture_output=True, text=True, env=env, check=False)
@@ -127,6 +133,17 @@ class Act:
 
 def git(project: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def reproduce_and_commit(project: Path) -> str:
+    """`dvc repro` and commit its lock and Git-kept outputs, as a pull request does; return the model's SHA-256."""
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = os.pathsep.join([str(project / ".venv/bin"), env["PATH"]])  # the stages call the project's command
+    run([str(TOOLS_BIN / "uv"), "sync", "--quiet", "--python", sys.executable], project, env=env)
+    run(["dvc", "repro", "--quiet"], project, env=env)
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", "Reproduce the pipeline")
+    return json.loads((project / "models/metadata.json").read_text())["model_sha256"]
 
 
 def pull_request_event(project: Path, number: int, action: str, head_repo: str = "acme/tumour-classifier") -> dict:

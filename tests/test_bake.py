@@ -11,6 +11,7 @@ import ast
 import itertools
 import json
 import re
+import shlex
 import subprocess
 import tomllib
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, remote_url, run
+from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, load_hook, remote_url, run
 
 COMBINATIONS = [
     {
@@ -44,6 +45,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "cli",
         "compare",
         "config",
+        "connections",
         "contract",
         "data",
         "errors",
@@ -86,6 +88,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         ".github/dependabot.yml",
         ".github/workflows/ci.yml",
         ".github/scripts/template_update.py",
+        ".github/scripts/verify_dvc_cache.py",
         ".github/workflows/deploy.yml",
         ".github/workflows/pr-report.yml",
         ".github/workflows/template-update.yml",
@@ -100,9 +103,12 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "dvc.yaml",
         "params.yaml",
         "pyproject.toml",
+        "uv.lock",  # written by the post-generation hook, with its export for pip:
+        "requirements.lock.txt",
         *(f"src/{package}/{name}.py" for name in modules),
         "tests/api/conftest.py",
         "tests/api/test_service.py",
+        "tests/api/test_slow_clients.py",
         "tests/conftest.py",
         "tests/data/test_split.py",
         *(f"tests/model/{name}.py" for name in ["conftest", "test_against_main", "test_behaviour", "test_quality"]),
@@ -204,6 +210,11 @@ def test_git_and_dvc_are_set_up_with_a_first_commit(baked):
     assert git("branch", "--show-current").strip() == "main"
     assert git("status", "--porcelain") == "", "everything baked is committed"
     assert git("log", "--format=%s").strip() == "Start the model repository from cookiecutter-model-repo"
+    assert "uv.lock" in git("ls-files").split(), "the first commit holds the lock file"
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    pinned = {package["name"] for package in lock["package"] if "sdist" in package or "wheels" in package}
+    assert {"scikit-learn", "dvc", "onnxruntime"} <= pinned
+    assert all("hash" in wheel for package in lock["package"] for wheel in package.get("wheels", []))
     config = (project / ".dvc/config").read_text()
     if answers["dvc_remote"] == "none":
         assert "remote" not in config
@@ -295,3 +306,14 @@ def test_the_kubernetes_manifests_probe_the_service(baked):
     assert container["ports"][0]["containerPort"] == 8000
     hpa = yaml.safe_load((project / "k8s/hpa.yaml").read_text(encoding="utf-8"))
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+
+
+def test_the_lock_is_exported_for_pip_by_one_command_everywhere(baked):
+    # uv.lock's export for the image is written by the post-generation hook, kept current by a
+    # pre-commit hook and refreshed by the Template update: the same command in all three.
+    _, project = baked
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    (entry,) = [hook["entry"] for repo in config["repos"] for hook in repo["hooks"] if hook["id"] == "uv-export"]
+    assert shlex.split(entry) == load_hook("post_gen_project").LOCK_COMMANDS[1]
+    assert entry in (project / ".github/workflows/template-update.yml").read_text(encoding="utf-8")
+    assert "requirements.lock.txt" in (project / ".dockerignore").read_text(encoding="utf-8")

@@ -138,12 +138,15 @@ def origin_tags(project: Path) -> set[str]:
     return {line.split("refs/tags/")[1] for line in listed.splitlines()}
 
 
-def deploy(act: Act, project: Path, event_name: str, event: dict, secrets: dict | None = None, **env: str):
+def deploy(act: Act, project: Path, event_name: str, event: dict, settings: dict | None = None, **env: str):
+    """A run of the Deploy workflow; ``settings``: the repository's secrets and its variables."""
     # act copies the project folder as the checkout; GitHub's checkout would see every tag
     # pushed so far, so the folder gets them first.
     git(project, "fetch", "--quiet", "--force", "--tags", "origin")
     step_env = {"SMOKE_TIMEOUT": "20", "ACT_WAIT_LIMIT": "20", **env}
-    return act.run("deploy.yml", event_name, {"repository": REPOSITORY, **event}, step_env, secrets)
+    secrets, variables = (settings or {}).get("secrets"), (settings or {}).get("vars")
+    event = {"repository": REPOSITORY, **event}
+    return act.run("deploy.yml", event_name, event, step_env, secrets=secrets, variables=variables)
 
 
 def image_tags(act: Act) -> dict[str, str]:
@@ -259,12 +262,17 @@ def test_merge_release_deploy_smoke_and_roll_back(tmp_path, reviewed_model):
         stop_everything(act)
 
 
+DEPLOYER = "deployer@acme-models.iam.gserviceaccount.com"
 CLOUD_RUN = {
-    "GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/123/locations/global/workloadIdentityPools/github/providers/github",
-    "GCP_DEPLOY_SERVICE_ACCOUNT": "deployer@acme-models.iam.gserviceaccount.com",
-    "GCP_SERVICE_ACCOUNT": "data-reader@acme-models.iam.gserviceaccount.com",
-    "CLOUD_RUN_REGION": "europe-west1",
-    "CLOUD_RUN_REPOSITORY": "europe-west1-docker.pkg.dev/acme-models/models",
+    "secrets": {  # environment secrets of production
+        "GCP_DEPLOY_SERVICE_ACCOUNT": DEPLOYER,
+        "CLOUD_RUN_REGION": "europe-west1",
+        "CLOUD_RUN_REPOSITORY": "europe-west1-docker.pkg.dev/acme-models/models",
+    },
+    "vars": {  # the read-only data identity's, which the deploy must not use
+        "GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/123/locations/global/workloadIdentityPools/github/providers/github",
+        "GCP_DVC_READ_SERVICE_ACCOUNT": "dvc-reader@acme-models.iam.gserviceaccount.com",
+    },
 }
 
 
@@ -279,15 +287,11 @@ def test_cloud_run_deploy_smoke_and_roll_back(tmp_path, reviewed_model):
         assert first.returncode == 0, f"see {act.state}/act-{act.runs}.log"
         v1 = image_tags(act)[f"{IMAGE}:v0.1.0"]
         # Signed in as the deploy identity, never the data identity pull requests use.
-        assert [call["service_account"] for call in first.calls if call["tool"] == "google-auth"] == [
-            CLOUD_RUN["GCP_DEPLOY_SERVICE_ACCOUNT"]
-        ]
-        assert {call["account"] for call in first.calls if call["tool"] == "gcloud"} == {
-            CLOUD_RUN["GCP_DEPLOY_SERVICE_ACCOUNT"]
-        }
+        assert [call["service_account"] for call in first.calls if call["tool"] == "google-auth"] == [DEPLOYER]
+        assert {call["account"] for call in first.calls if call["tool"] == "gcloud"} == {DEPLOYER}
         service = json.loads(services.read_text())["tumour-classifier"]
         (revision,) = service["revisions"]
-        assert revision["image"] == f"{CLOUD_RUN['CLOUD_RUN_REPOSITORY']}/tumour-classifier@{v1}"
+        assert revision["image"] == f"{CLOUD_RUN['secrets']['CLOUD_RUN_REPOSITORY']}/tumour-classifier@{v1}"
         assert service["traffic"] == [{"revisionName": revision["name"], "percent": 100}]
         assert "smoke: 20 rows answered as offline" in first.log
         assert prod_version(project, reviewed_model) == "v0.1.0"
@@ -314,7 +318,7 @@ def revisions(deployment: dict) -> list[tuple[int, str]]:
 def test_kubernetes_rendered_by_digest_rolled_out_and_undone(tmp_path, reviewed_model):
     project, act, github = deploy_project(tmp_path, "kubernetes", reviewed_model)
     cluster_file = act.record.with_suffix(".kube") / "cluster.json"
-    secrets = {"KUBECONFIG": "apiVersion: v1\nkind: Config\ncurrent-context: production\n"}
+    secrets = {"secrets": {"KUBECONFIG": "apiVersion: v1\nkind: Config\ncurrent-context: production\n"}}
     try:
         head, merge = merge_pull_request(project, 3)
         github.merged(3, head, merge)

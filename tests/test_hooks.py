@@ -134,6 +134,19 @@ def test_without_a_git_identity_the_commit_commands_are_printed(tmp_path, monkey
     assert log.returncode != 0, "no commit was made"
 
 
+def test_without_the_package_index_the_lock_commands_are_printed(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("UV_OFFLINE", "1")  # uv's own switch: resolve from its cache only...
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-cache"))  # ...which holds nothing
+    project = bake(tmp_path / "out")
+    err = capfd.readouterr().err
+    assert "note: `uv lock` failed: " in err and "; so uv.lock was not written." in err
+    assert "    uv lock --quiet\n    uv export --locked " in err
+    assert err.rstrip().endswith("    git add uv.lock requirements.lock.txt\n    git commit -m 'Lock the dependencies'")
+    assert not (project / "uv.lock").exists() and not (project / "requirements.lock.txt").exists()
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True, check=True)
+    assert log.stdout.strip() == "Start the model repository from cookiecutter-model-repo", "the rest is committed"
+
+
 def test_shell_lines_quote_what_needs_quoting():
     line = post_gen.shell_line(["git", "commit", "-m", "two words"])
     assert line == "git commit -m 'two words'"

@@ -3,7 +3,7 @@
 
 No container engine runs here. `docker buildx build` does what the project's Dockerfile
 does, on the host: the build stage's COPY sources go to build/ and are installed into a
-virtual environment (the Dockerfile's `pip install .`), the final stage's COPY sources go to
+virtual environment (the Dockerfile's two `pip install`s), the final stage's COPY sources go to
 root/, and the ENV and CMD are kept. The digest is the hash of all of that. `docker run`
 copies root/ as the container's filesystem and starts the CMD there with the image's
 environment, so a smoke test talks to the project's real `serve` command. Tags live in
@@ -129,11 +129,15 @@ def build(args: list[str]) -> int:
     shutil.rmtree(final, ignore_errors=True)
     final.parent.mkdir(parents=True, exist_ok=True)
     scratch.rename(final)
-    # The build stage's `pip install .`, with the interpreter the job set up (created in
-    # place: a virtual environment's scripts name its folder).
+    # The build stage's two installs, with the interpreter the job set up (created in place: a
+    # virtual environment's scripts name its folder): the locked packages, each checked against
+    # its hash, then the project with the locked build backend and no index.
     venv, uv = str(final / "venv"), shutil.which("uv")
     subprocess.run([uv, "venv", "--quiet", venv, "--python", shutil.which("python3")], check=True)
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", venv, str(final / "build")], check=True)
+    locked = str(final / "build" / "requirements.lock.txt")
+    install = [uv, "pip", "install", "--quiet", "--python", venv, "--no-deps"]
+    subprocess.run([*install, "--require-hashes", "-r", locked], check=True)
+    subprocess.run([*install, "--no-build-isolation", "--no-index", str(final / "build")], check=True)
     known = tags()
     for tag in option_values(args, "--tag"):
         known[tag] = digest

@@ -2,13 +2,14 @@
 """Stand-in for `cml` and `gh` on PATH: records each call and keeps pull requests and their comments.
 
 Installed as two links named cml and gh. Every call is appended to $ACT_RECORD (JSON lines:
-the tool, its arguments, the body it posted, whether it had a token); the comments of each
-pull request live in $ACT_RECORD.comments.json, so a sticky update can be told from a new
-comment the way GitHub would show them, and the pull requests that `gh pr create` opened
-(or a test seeded, merged ones included) live in $ACT_RECORD.pulls.json, so `gh pr list`,
-`gh pr view` and `gh pr edit` answer as GitHub would. `gh release create` keeps each
-release's notes and files in $ACT_RECORD.releases/<tag>/, where `gh release download` finds them
-(and `gh release upload --clobber` replaces them, as anyone who can edit releases may).
+the tool, its arguments, the body it posted, whether it had a token; for a pull request,
+which token); the comments of each pull request live in $ACT_RECORD.comments.json, so a
+sticky update can be told from a new comment the way GitHub would show them, and the pull
+requests that `gh pr create` opened (or a test seeded, merged ones included) live in
+$ACT_RECORD.pulls.json, so `gh pr list`, `gh pr view` and `gh pr edit` answer as GitHub
+would. `gh release create` keeps each release's notes and files in
+$ACT_RECORD.releases/<tag>/, where `gh release download` finds them (and `gh release upload
+--clobber` replaces them, as anyone who can edit releases may).
 `gh api repos/{owner}/{repo}/commits/SHA/pulls` answers from the same list. Workflow runs a
 test seeded (or recorded) in $ACT_RECORD.runs.json, each with its artifacts'
 folders, answer `gh run list` and `gh run download`. `gh attestation verify` answers from what
@@ -94,7 +95,9 @@ def pull_requests(args: list[str], record: Path) -> int:
     pull.update({"title": option(args, "--title"), "body": Path(body_file).read_text(encoding="utf-8")})
     pulls_file.write_text(json.dumps(pulls))
     with record.open("a", encoding="utf-8") as log:
-        log.write(json.dumps({"tool": "gh", "args": args, "pr": pull["number"], "action": action, **pull}) + "\n")
+        # Which token opened it: a test tells the workflow's token from one planted in its environment.
+        call = {"tool": "gh", "args": args, "pr": pull["number"], "action": action, "token": os.environ["GH_TOKEN"]}
+        log.write(json.dumps({**call, **pull}) + "\n")
     print(f"https://github.com/acme/project/pull/{pull['number']}")
     return 0
 

@@ -8,6 +8,8 @@ same thing. Problems the user can fix print one ``error:`` line and exit with st
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -47,10 +49,39 @@ def _export(args: argparse.Namespace) -> None:
         print(f"export: scikit-learn will serve the model; ONNX conversion failed: {record['fallback_reason']}")
 
 
+def _positive(kind: type, value: str, where: str) -> float | int:
+    """A positive number from the command line or the environment; the error names where it came from."""
+    try:
+        number = kind(value)
+    except ValueError:
+        number = 0
+    if not (number > 0 and math.isfinite(number)):
+        noun = "a whole number above 0" if kind is int else "a number of seconds above 0"
+        raise ProjectError(f"{where} is {value!r}: it must be {noun}")
+    return number
+
+
 def _serve(args: argparse.Namespace) -> None:
     from . import serve
 
-    settings = serve.Settings(max_rows=args.max_rows, max_body_bytes=args.max_body_bytes)
+    def setting(option: str, variable: str, kind: type, default: float) -> float | int:
+        # The option, else the environment (how the image's CMD is configured), else the default.
+        value = getattr(args, option.removeprefix("--").replace("-", "_"))
+        if value is not None:
+            return _positive(kind, value, option)
+        if os.environ.get(variable, "").strip():
+            return _positive(kind, os.environ[variable].strip(), f"${variable}")
+        return default
+
+    settings = serve.Settings(
+        max_rows=args.max_rows,
+        max_body_bytes=args.max_body_bytes,
+        request_timeout=setting("--request-timeout", "SERVE_REQUEST_TIMEOUT", float, serve.DEFAULT_REQUEST_TIMEOUT),
+        keep_alive_timeout=setting(
+            "--keep-alive-timeout", "SERVE_KEEP_ALIVE_TIMEOUT", float, serve.DEFAULT_KEEP_ALIVE_TIMEOUT
+        ),
+        max_connections=setting("--max-connections", "SERVE_MAX_CONNECTIONS", int, serve.DEFAULT_MAX_CONNECTIONS),
+    )
     serve.serve(args.host, args.port, settings, log_level=args.log_level)
 
 
@@ -166,7 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
     predict.set_defaults(handler=_predict)
 
-    from .serve import DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ROWS, DEFAULT_PORT
+    from .serve import (
+        DEFAULT_HOST,
+        DEFAULT_KEEP_ALIVE_TIMEOUT,
+        DEFAULT_MAX_BODY_BYTES,
+        DEFAULT_MAX_CONNECTIONS,
+        DEFAULT_MAX_ROWS,
+        DEFAULT_PORT,
+        DEFAULT_REQUEST_TIMEOUT,
+    )
 
     serve = commands.add_parser("serve", help="Serve the verified model over HTTP (POST /predict; docs at /docs).")
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
@@ -174,6 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-rows", type=int, default=DEFAULT_MAX_ROWS, help="rows per request (default: %(default)s)")
     serve.add_argument(
         "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="request body size (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--request-timeout",
+        metavar="SECONDS",
+        help="close a connection whose request (headers and body) has not arrived whole within this time, "
+        f"with 408 (default: $SERVE_REQUEST_TIMEOUT or {DEFAULT_REQUEST_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        metavar="SECONDS",
+        help=f"close a connection idle this long after a response (default: $SERVE_KEEP_ALIVE_TIMEOUT or "
+        f"{DEFAULT_KEEP_ALIVE_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--max-connections",
+        metavar="N",
+        help=f"open connections; beyond them a request gets 503 at once (default: $SERVE_MAX_CONNECTIONS or "
+        f"{DEFAULT_MAX_CONNECTIONS})",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=_serve)

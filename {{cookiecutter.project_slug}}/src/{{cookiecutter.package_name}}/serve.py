@@ -32,6 +32,10 @@ no empty cell, ``NaN`` or ``Infinity`` (JSON has no such numbers; Python's parse
 literals, the schema refuses them), an empty batch or one above ``max_rows``. Each 422 names
 the field (``rows[3].island``) and the reason.
 
+Slow clients cannot hold it: a request must arrive whole within a deadline (408 otherwise,
+see :mod:`.connections`), idle connections are closed, and beyond a number of open
+connections a request gets 503 at once (:func:`serve`).
+
 The request path is kept short: ``async def`` endpoints and an onnxruntime session on one
 thread, run on the event loop (no hop to a thread pool), the body parsed and validated by
 pydantic's JSON parser in one step, responses serialised once. Neither pandas nor
@@ -57,6 +61,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
+from starlette.requests import ClientDisconnect
 
 from . import __version__, artifact, export, runtime
 from .runtime import Features, Predictor
@@ -65,6 +70,12 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_ROWS = 1000
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Slow clients (see .connections). The largest body allowed arrives within 10 s at 0.8 Mbit/s; 5 s of
+# keep-alive is uvicorn's default; 100 open connections is more than Cloud Run's default of 80
+# requests per instance, and one process answers thousands of rows a second.
+DEFAULT_REQUEST_TIMEOUT = 10.0
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0
+DEFAULT_MAX_CONNECTIONS = 100
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # an incoming X-Request-ID outside this is replaced
 LISTED_CATEGORIES = 50  # a feature's description names at most this many; its examples hold them all
@@ -80,6 +91,9 @@ class Settings:
     onnx_path: Path = export.ONNX_PATH
     max_rows: int = DEFAULT_MAX_ROWS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds to receive a request whole
+    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT  # seconds an idle connection is kept
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # open connections; beyond them, 503
 
 
 def load_predictor(settings: Settings) -> Predictor:
@@ -214,6 +228,12 @@ class _Observe:
                 await JSONResponse({"detail": problem}, status_code=415)(scope, receive, send_with_id)
             else:
                 await self.app(scope, receive_with_limit, send_with_id)
+        except ClientDisconnect:
+            # The body never arrived whole: the read deadline passed (the client got 408, see
+            # .connections) or the client went away (499, as proxies log it). Nothing left to answer.
+            from .connections import TIMED_OUT  # uvicorn's protocol: loaded by `serve` already
+
+            status = 408 if TIMED_OUT in (scope.get("state") or {}) else 499
         finally:
             seconds = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", None)
@@ -281,7 +301,11 @@ class _Records:
             "parity": serving.get("parity"),
             "model_sha256": metadata.get("model_sha256"),
             "onnx_sha256": serving.get("onnx_sha256"),
-            "limits": {"max_rows": settings.max_rows, "max_body_bytes": settings.max_body_bytes},
+            "limits": {
+                "max_rows": settings.max_rows,
+                "max_body_bytes": settings.max_body_bytes,
+                "request_timeout": settings.request_timeout,
+            },
         }
 
 
@@ -453,8 +477,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def serve(host: str, port: int, settings: Settings, log_level: str = "info") -> None:
-    """Run the service until SIGINT or SIGTERM; in-flight requests finish first."""
+    """Run the service until SIGINT or SIGTERM; in-flight requests finish first.
+
+    Slow clients are bounded: a request must arrive whole within ``settings.request_timeout``
+    (else 408 and the connection is closed), an idle connection is closed after
+    ``settings.keep_alive_timeout``, and beyond ``settings.max_connections`` open connections a
+    request gets 503 at once instead of waiting.
+    """
     import uvicorn
+
+    from . import connections
 
     logging.basicConfig(level=log_level.upper(), format="%(message)s")
     app = create_app(settings)
@@ -462,6 +494,10 @@ def serve(host: str, port: int, settings: Settings, log_level: str = "info") -> 
         app,
         host=host,
         port=port,
+        http=connections.protocol(settings.request_timeout),  # httptools, with a deadline per request
+        ws="none",  # no WebSocket endpoint: an upgrade request is answered as plain HTTP
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.max_connections + 1,  # uvicorn counts the asking connection too
         log_level=log_level,
         access_log=False,  # one JSON line per request comes from the app instead
         server_header=False,

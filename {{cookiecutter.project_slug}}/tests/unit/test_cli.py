@@ -37,3 +37,43 @@ def test_the_module_runs_as_a_program():
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--help"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "predict" in done.stdout
+
+
+@pytest.fixture
+def served(monkeypatch) -> list:
+    """The settings `serve` would start the server with (it is not started)."""
+    from {{ cookiecutter.package_name }} import serve
+
+    started = []
+    monkeypatch.setattr(serve, "serve", lambda host, port, settings, log_level: started.append(settings))
+    for name in ("SERVE_REQUEST_TIMEOUT", "SERVE_KEEP_ALIVE_TIMEOUT", "SERVE_MAX_CONNECTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    return started
+
+
+def test_serve_takes_its_slow_client_bounds_from_options_then_the_environment(served, monkeypatch):
+    assert main(["serve"]) == 0
+    assert (served[0].request_timeout, served[0].keep_alive_timeout, served[0].max_connections) == (10, 5, 100)
+    monkeypatch.setenv("SERVE_REQUEST_TIMEOUT", "30")
+    monkeypatch.setenv("SERVE_MAX_CONNECTIONS", "500")
+    assert main(["serve", "--keep-alive-timeout", "75", "--max-connections", "20"]) == 0
+    assert (served[1].request_timeout, served[1].keep_alive_timeout, served[1].max_connections) == (30, 75, 20)
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment", "named"),
+    [
+        (["--request-timeout", "0"], {}, "--request-timeout is '0'"),
+        (["--keep-alive-timeout", "soon"], {}, "--keep-alive-timeout is 'soon'"),
+        (["--max-connections", "1.5"], {}, "--max-connections is '1.5'"),
+        ([], {"SERVE_REQUEST_TIMEOUT": "inf"}, "$SERVE_REQUEST_TIMEOUT is 'inf'"),
+        ([], {"SERVE_MAX_CONNECTIONS": "-3"}, "$SERVE_MAX_CONNECTIONS is '-3'"),
+    ],
+)
+def test_a_bad_slow_client_bound_is_refused_naming_it(served, monkeypatch, capsys, argv, environment, named):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["serve", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {named}: it must be ") and err.count("\n") == 1
+    assert served == []

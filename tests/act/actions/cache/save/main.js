@@ -1,0 +1,2 @@
+const { input, save } = require("../lib.js");
+save(input("key"));
