@@ -350,3 +350,13 @@ def test_kubernetes_rendered_by_digest_rolled_out_and_undone(tmp_path, reviewed_
         assert prod_version(project, reviewed_model) == "v0.1.0"
     finally:
         stop_everything(act)
+
+
+def test_runs_queue_in_order_and_none_is_dropped(tmp_path):
+    """GitHub keeps one pending run per concurrency group and cancels the older one, unless the
+    group queues (`queue: max`, GitHub's since 2026-05; act cannot run it): without it, a
+    rollback dispatched while a merge's run is waiting would vanish when the next merge comes."""
+    project = bake(tmp_path, deploy_target="ghcr")
+    workflow = yaml.safe_load((project / ".github/workflows/deploy.yml").read_text())
+    assert workflow["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False, "queue": "max"}
+    assert all("concurrency" not in job for job in workflow["jobs"].values()), "one group for the whole run"
