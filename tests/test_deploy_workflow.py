@@ -99,6 +99,18 @@ class GitHub:
         self.runs_file.write_text(json.dumps(runs))
 
 
+def protect_production(act: Act) -> None:
+    """The production environment as the README asks: deployments from main only, required reviewers."""
+    production = {
+        "environment": {
+            "protection_rules": [{"type": "required_reviewers", "reviewers": []}, {"type": "branch_policy"}],
+            "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
+        },
+        "branch_policies": [{"name": "main", "type": "branch"}],
+    }
+    act.record.with_suffix(".environments.json").write_text(json.dumps({"production": production}))
+
+
 def deploy_project(tmp_path: Path, target: str, reviewed: Path) -> tuple[Path, Act, GitHub]:
     project = bake(tmp_path / "out", python_version=PYTHON, deploy_target=target)
     # act copies the folder, its environment included: each run's `uv sync` then has little to do.
@@ -177,6 +189,7 @@ def stop_everything(act: Act) -> None:
 
 def test_merge_release_deploy_smoke_and_roll_back(tmp_path, reviewed_model):
     project, act, github = deploy_project(tmp_path, "ghcr", reviewed_model)
+    protect_production(act)
     reviewed = json.loads((reviewed_model / "models/metadata.json").read_text())["model_sha256"]
     try:
         head, merge = merge_pull_request(project, 3, squash=True)
@@ -210,6 +223,7 @@ def test_merge_release_deploy_smoke_and_roll_back(tmp_path, reviewed_model):
         assert attested["digest"] == v1 == image_tags(act)[f"{IMAGE}:prod"]
         assert [call["digest"] for call in first.calls if call.get("action") == "verified"] == [v1]
         assert "smoke: 20 rows answered as offline" in first.log
+        assert "title=Environment production" not in first.log
 
         # A merge whose image serves a damaged model: released, refused by the smoke test, rolled back.
         head, merge = merge_pull_request(project, 4)
@@ -295,6 +309,8 @@ def test_cloud_run_deploy_smoke_and_roll_back(tmp_path, reviewed_model):
         assert service["traffic"] == [{"revisionName": revision["name"], "percent": 100}]
         assert "smoke: 20 rows answered as offline" in first.log
         assert prod_version(project, reviewed_model) == "v0.1.0"
+        # GitHub made the environment on the first deploy, unprotected: the run says what to set.
+        assert "Set deployment branches: selected branches, main only and required reviewers" in first.log
 
         # The same version again, its new revision serving a damaged model: traffic goes back.
         again = deploy(act, project, "workflow_dispatch", {**MAIN, "inputs": {"version": "v0.1.0"}}, CLOUD_RUN,
@@ -350,3 +366,13 @@ def test_kubernetes_rendered_by_digest_rolled_out_and_undone(tmp_path, reviewed_
         assert prod_version(project, reviewed_model) == "v0.1.0"
     finally:
         stop_everything(act)
+
+
+def test_runs_queue_in_order_and_none_is_dropped(tmp_path):
+    """GitHub keeps one pending run per concurrency group and cancels the older one, unless the
+    group queues (`queue: max`, GitHub's since 2026-05; act cannot run it): without it, a
+    rollback dispatched while a merge's run is waiting would vanish when the next merge comes."""
+    project = bake(tmp_path, deploy_target="ghcr")
+    workflow = yaml.safe_load((project / ".github/workflows/deploy.yml").read_text())
+    assert workflow["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False, "queue": "max"}
+    assert all("concurrency" not in job for job in workflow["jobs"].values()), "one group for the whole run"

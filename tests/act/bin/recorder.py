@@ -10,7 +10,8 @@ $ACT_RECORD.pulls.json, so `gh pr list`, `gh pr view` and `gh pr edit` answer as
 would. `gh release create` keeps each release's notes and files in
 $ACT_RECORD.releases/<tag>/, where `gh release download` finds them (and `gh release upload
 --clobber` replaces them, as anyone who can edit releases may).
-`gh api repos/{owner}/{repo}/commits/SHA/pulls` answers from the same list. Workflow runs a
+`gh api repos/{owner}/{repo}/commits/SHA/pulls` answers from the same list, and `gh api` on an
+environment (and its branch policies) from $ACT_RECORD.environments.json. Workflow runs a
 test seeded (or recorded) in $ACT_RECORD.runs.json, each with its artifacts'
 folders, answer `gh run list` and `gh run download`. `gh attestation verify` answers from what
 the attest-build-provenance stand-in recorded in $ACT_RECORD.attestations.json, with the real
@@ -158,6 +159,27 @@ def releases(args: list[str], record: Path) -> int:
     return 2
 
 
+def environments(args: list[str], record: Path) -> int:
+    """`gh api repos/{owner}/{repo}/environments/NAME[/deployment-branch-policies]`, from what a test
+    seeded in $ACT_RECORD.environments.json ({name: {"environment": ..., "branch_policies": [...]}})."""
+    parts = args[1].split("/")
+    known = (
+        json.loads(record.with_suffix(".environments.json").read_text())
+        if record.with_suffix(".environments.json").exists()
+        else {}
+    )
+    seeded = known.get(parts[4])
+    if seeded is None:  # GitHub creates an environment, unprotected, on its first deployment
+        print("gh: Not Found (HTTP 404)", file=sys.stderr)
+        return 1
+    if parts[5:] == ["deployment-branch-policies"]:
+        policies = seeded.get("branch_policies", [])
+        print(json.dumps({"total_count": len(policies), "branch_policies": policies}))
+    else:
+        print(json.dumps({"name": parts[4], **seeded["environment"]}))
+    return 0
+
+
 def commit_pulls(args: list[str], record: Path) -> int:
     """`gh api repos/{owner}/{repo}/commits/SHA/pulls`: the merged pull request that made the commit, or
     open ones whose head it is, in the REST shape."""
@@ -282,6 +304,8 @@ def main() -> int:
         return pull_requests(args, record)
     if tool == "gh" and args[:1] == ["release"]:
         return releases(args, record)
+    if tool == "gh" and args[:1] == ["api"] and len(args) == 2 and args[1].split("/")[3:4] == ["environments"]:
+        return environments(args, record)
     if tool == "gh" and args[:1] == ["api"] and len(args) == 2:
         return commit_pulls(args, record)
     if tool == "gh" and args[:1] == ["run"] and args[1:2] in (["list"], ["download"]):
