@@ -16,7 +16,6 @@ capped by ACT_WAIT_LIMIT seconds in tests.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -27,27 +26,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import network  # noqa: E402
+from standins import option, registry  # noqa: E402
 
 RECORD = Path(os.environ["ACT_RECORD"])
 STATE_DIR = RECORD.with_suffix(".gcloud")
 STATE = STATE_DIR / "services.json"
 STARTUP_SECONDS = 240.0  # Cloud Run's default startup probe gives a container this long
-
-
-def registry():
-    spec = importlib.util.spec_from_file_location("docker_stand_in", HERE / "docker.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def option(args: list[str], name: str) -> str | None:
-    for index, arg in enumerate(args):
-        if arg.startswith(f"{name}="):
-            return arg.split("=", 1)[1]
-        if arg == name and index + 1 < len(args):
-            return args[index + 1]
-    return None
 
 
 def account() -> str | None:

@@ -17,7 +17,6 @@ Waits are capped by ACT_WAIT_LIMIT seconds in tests.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -30,28 +29,12 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import network  # noqa: E402
+from standins import option, registry  # noqa: E402
 
 RECORD = Path(os.environ["ACT_RECORD"])
 CLUSTER = RECORD.with_suffix(".kube")
 STATE = CLUSTER / "cluster.json"
 REVISION = "deployment.kubernetes.io/revision"
-
-
-def registry():
-    """The docker stand-in, whose image store the cluster pulls from."""
-    spec = importlib.util.spec_from_file_location("docker_stand_in", HERE / "docker.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def option(args: list[str], name: str) -> str | None:
-    for index, arg in enumerate(args):
-        if arg.startswith(f"{name}="):
-            return arg.split("=", 1)[1]
-        if arg == name and index + 1 < len(args):
-            return args[index + 1]
-    return None
 
 
 def record(args: list[str], **details) -> None:
