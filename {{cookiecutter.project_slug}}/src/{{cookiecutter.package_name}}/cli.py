@@ -1,5 +1,5 @@
 """Command line: one subcommand per DVC stage (``data``, ``train``, ``export``, ``evaluate``), plus
-``adopt``, ``predict``, ``serve``, ``benchmark``, ``report`` and ``gate``.
+``adopt``, ``predict``, ``serve``, ``benchmark``, ``report``, ``gate`` and ``monitor``.
 
 ``dvc.yaml`` runs these same commands, so ``dvc repro`` and running a stage by hand do the
 same thing. Problems the user can fix print one ``error:`` line and exit with status 2.
@@ -105,6 +105,18 @@ def _predict(args: argparse.Namespace) -> None:
     print(f"predict: wrote {rows} rows to {args.output}")
 
 
+def _monitor(args: argparse.Namespace) -> int:
+    from . import monitor
+
+    output = args.output or monitor.OUTPUT_DIR
+    result = monitor.run(args.batch, load_params(args.params), output_dir=output)
+    verdict = f"{len(result.findings)} findings" if result.alert else "nothing crossed a threshold"
+    print(f"monitor: {verdict}; wrote {output}/summary.md, monitor.json and monitor.html")
+    for finding in result.findings:
+        print(f"  - {finding}")
+    return 1 if result.alert else 0
+
+
 def _report(args: argparse.Namespace) -> None:
     from . import report
 
@@ -196,6 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", type=Path, default=artifact.MODEL_PATH, help="default: %(default)s")
     predict.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
     predict.set_defaults(handler=_predict)
+
+    monitor = stage(
+        "monitor",
+        _monitor,
+        "Compare a batch of production rows with the training data: drift of each feature and of the "
+        "predictions, the data contract, and quality where the batch holds outcomes. Exit 1 when a "
+        "threshold of params.yaml's monitoring section is crossed.",
+    )
+    monitor.add_argument("batch", type=Path, help="CSV or Parquet of production rows (with the target column if known)")
+    monitor.add_argument("--output", type=Path, help="folder of the reports (default: reports/monitor/)")
 
     from .serve import (
         DEFAULT_HOST,

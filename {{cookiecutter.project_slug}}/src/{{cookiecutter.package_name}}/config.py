@@ -94,12 +94,25 @@ class QualityParams(_Strict):
     direction: DirectionCheck | None = None
 
 
+class MonitoringParams(_Strict):
+    """Thresholds of the ``monitor`` command (see monitor.py): when a batch of production rows raises an alarm."""
+
+    drift: float = Field(0.1, gt=0.0)  # effect size: Wasserstein distance in standard deviations, or Jensen-Shannon
+    significance: float = Field(0.01, gt=0.0, lt=1.0)  # and the shift this unlikely by chance (over all columns)
+    new_categories: float = Field(0.05, ge=0.0, le=1.0)  # share of a column's cells in categories never seen
+    empty_margin: float = Field(0.05, ge=0.0, le=1.0)  # empty cells beyond the contract's share by this much
+    confidence: float = Field(0.95, gt=0.0, lt=1.0)  # of the interval around the batch's metrics
+    bootstrap: int = Field(200, ge=20)  # resamples behind that interval
+    max_rows: int = Field(200_000, ge=100)  # seeded sample of each side for the tests
+
+
 class Params(_Strict):
     task: Task = "classification"
     seed: int = 42
     data: DataParams = Field(default_factory=DataParams)
     model: ModelParams = Field(default_factory=ModelParams)
     quality: QualityParams = Field(default_factory=QualityParams)
+    monitoring: MonitoringParams = Field(default_factory=MonitoringParams)
 
     @model_validator(mode="after")
     def _task_specific_fields(self) -> Params:

@@ -74,6 +74,11 @@ class Predictor:
         self._classes = np.array(classes, dtype=object)
         self._keys = [f"probability_{label}" for label in classes]
 
+    @property
+    def classes(self) -> list:
+        """The class labels, as the model holds them (numbers stay numbers); empty for regression."""
+        return self._classes.tolist()
+
     def predict(self, columns: dict[str, Sequence]) -> np.ndarray:
         """Scores for rows given column by column as JSON-like values (None for an empty cell)."""
         raise NotImplementedError

@@ -1,0 +1,63 @@
+"""`monitor` on this project's own data: held-out rows raise nothing; a moved feature and wrong outcomes do.
+
+These run the command as the Model health workflow does, on the pipeline's outputs
+(`dvc repro` first).
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }} import monitor
+from {{ cookiecutter.package_name }}.data import PROCESSED_DIR, TEST_FILE
+
+
+@pytest.fixture(scope="module")
+def held_out(split) -> pd.DataFrame:
+    return pd.read_parquet(PROCESSED_DIR / TEST_FILE)
+
+
+def run(frame: pd.DataFrame, params, tmp_path, name: str) -> monitor.Result:
+    batch = tmp_path / f"{name}.parquet"
+    frame.to_parquet(batch)
+    return monitor.run(batch, params, output_dir=tmp_path / name)
+
+
+def test_held_out_rows_raise_nothing(held_out, params, schema, tmp_path, note):
+    if params.data.split == "time":
+        note("monitor: the test split is the latest rows (data.split: time); drift from training may be real")
+        return
+    result = run(held_out, params, tmp_path, "clean")
+    assert result.findings == [], result.findings
+    written = json.loads((tmp_path / "clean/monitor.json").read_text(encoding="utf-8"))
+    assert written["alert"] is False and len(written["features"]) == len(schema.features)
+    assert "Nothing crossed a threshold" in (tmp_path / "clean/summary.md").read_text(encoding="utf-8")
+    assert "<svg" in (tmp_path / "clean/monitor.html").read_text(encoding="utf-8")
+
+
+def test_a_feature_moved_by_one_standard_deviation_is_the_feature_flagged(held_out, params, schema, tmp_path):
+    numeric = schema.columns_of("numeric")
+    if not numeric:
+        pytest.skip("no numeric feature to move")
+    moved = numeric[0]
+    batch = held_out.drop(columns=schema.target)  # inputs only, as most production batches come
+    batch[moved] = batch[moved] + batch[moved].std()
+    result = run(batch, params, tmp_path, "moved")
+    assert {drift.column for drift in result.features if drift.drifted} == {moved}
+    assert any(finding.startswith(f"`{moved}` drifted") for finding in result.findings)
+
+
+def test_wrong_outcomes_on_a_slice_are_decayed_quality(held_out, params, schema, tmp_path):
+    batch = held_out.copy()
+    target = schema.target
+    rows = batch.index[: len(batch) // 3]
+    if params.task == "classification":
+        labels = batch[target].unique()
+        batch.loc[rows, target] = batch.loc[rows, target].map(dict(zip(labels, np.roll(labels, 1), strict=True)))
+    else:
+        batch.loc[rows, target] = batch[target].mean() + 3 * (batch[target].mean() - batch.loc[rows, target])
+    result = run(batch, params, tmp_path, "wrong")
+    assert [check.metric for check in result.quality if check.decayed], result.quality
+    assert not [drift for drift in result.features if drift.drifted]

@@ -1,0 +1,189 @@
+"""The monitor's statistics and checks on tables made here: what they flag, and what they must not."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }} import monitor
+from {{ cookiecutter.package_name }}.config import MonitoringParams
+from {{ cookiecutter.package_name }}.contract import Column, Contract
+from {{ cookiecutter.package_name }}.runtime import Features
+
+SETTINGS = MonitoringParams(bootstrap=100)  # the default's thresholds; fewer resamples keep the tests quick
+RNG_SEED = 7
+
+
+def levels(rows: int, shares: list[float], seed: int) -> pd.Series:
+    names = np.array([f"level-{i}" for i in range(len(shares))], dtype=object)
+    return pd.Series(names[np.random.default_rng(seed).choice(len(shares), rows, p=shares)])
+
+
+@pytest.mark.parametrize("rows", [50, 1_000, 100_000])
+def test_a_sample_of_the_same_numbers_does_not_drift(rows):
+    rng = np.random.default_rng(RNG_SEED)
+    drift = monitor.column_drift(
+        "x", "numeric", pd.Series(rng.normal(size=20_000)), pd.Series(rng.normal(size=rows)), SETTINGS, tests=30
+    )
+    assert not drift.drifted, drift
+
+
+@pytest.mark.parametrize("rows", [200, 100_000])
+def test_numbers_moved_by_half_a_standard_deviation_drift(rows):
+    rng = np.random.default_rng(RNG_SEED)
+    drift = monitor.column_drift(
+        "x", "numeric", pd.Series(rng.normal(size=20_000)), pd.Series(rng.normal(0.5, 1.0, rows)), SETTINGS, tests=30
+    )
+    assert drift.drifted and drift.measure == "wasserstein" and 0.35 < drift.effect < 0.65, drift
+
+
+def test_a_small_shift_in_a_huge_batch_is_significant_but_too_small_to_flag():
+    rng = np.random.default_rng(RNG_SEED)
+    drift = monitor.column_drift(
+        "x", "numeric", pd.Series(rng.normal(size=200_000)), pd.Series(rng.normal(0.03, 1.0, 200_000)), SETTINGS, 30
+    )
+    assert drift.p_value < 1e-6 and not drift.drifted
+
+
+@pytest.mark.parametrize("rows", [60, 5_000])
+def test_categories_in_their_usual_shares_do_not_drift(rows):
+    shares = [0.5, 0.3, 0.15, 0.05]
+    drift = monitor.column_drift("c", "categorical", levels(20_000, shares, 1), levels(rows, shares, 2), SETTINGS, 30)
+    assert not drift.drifted, drift
+
+
+def test_a_category_that_doubles_its_share_drifts():
+    before, after = [0.5, 0.3, 0.15, 0.05], [0.3, 0.3, 0.15, 0.25]
+    drift = monitor.column_drift("c", "categorical", levels(20_000, before, 1), levels(5_000, after, 2), SETTINGS, 30)
+    assert drift.drifted and drift.measure == "jensen-shannon", drift
+
+
+def test_empty_cells_count_as_a_category_of_their_own():
+    before = levels(5_000, [0.5, 0.5], 1)
+    after = levels(5_000, [0.5, 0.5], 2).mask(np.random.default_rng(3).random(5_000) < 0.4)
+    assert monitor.column_drift("c", "categorical", before, after, SETTINGS, 30).drifted
+
+
+def contract_and_features() -> tuple[Contract, Features]:
+    contract = Contract(
+        {
+            "amount": Column("amount", "numeric", empty=0.02, min=0.0, max=100.0),
+            "colour": Column("colour", "categorical", empty=0.0, categories=("blue", "green", "red")),
+        }
+    )
+    features = Features(
+        names=["amount", "colour"],
+        types={"amount": "numeric", "colour": "categorical"},
+        nullable={"amount": True, "colour": False},
+        categories={"colour": ["blue", "green", "red"]},
+    )
+    return contract, features
+
+
+def contract_batch(rows: int, unknown: float = 0.0, empty: float = 0.0, text: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(RNG_SEED)
+    amount = pd.Series(rng.uniform(0, 100, rows), dtype=object)
+    amount[rng.random(rows) < empty] = None
+    amount.iloc[:text] = "n/a"
+    colour = pd.Series(rng.choice(["blue", "green", "red"], rows), dtype=object)
+    colour[rng.random(rows) < unknown] = "purple"
+    return pd.DataFrame({"amount": amount, "colour": colour})
+
+
+def findings_of(batch: pd.DataFrame) -> list[str]:
+    from {{ cookiecutter.package_name }}.data import model_input
+
+    contract, features = contract_and_features()
+    return monitor.contract_findings(batch, model_input(batch, features.types), features, contract, SETTINGS)
+
+
+def test_a_batch_that_keeps_the_contract_has_no_findings():
+    assert findings_of(contract_batch(2_000, empty=0.02)) == []
+
+
+def test_categories_the_contract_does_not_know_are_named_with_their_share():
+    (finding,) = findings_of(contract_batch(2_000, unknown=0.2))
+    assert "`colour`" in finding and "'purple'" in finding and "monitoring.new_categories" in finding
+
+
+def test_empty_cells_beyond_the_contracts_share_are_found():
+    (finding,) = findings_of(contract_batch(2_000, empty=0.3))
+    assert "`amount`" in finding and "allows 2.0%" in finding
+
+
+def test_text_in_a_numeric_column_is_counted():
+    (finding,) = findings_of(contract_batch(500, text=3))
+    assert finding.startswith("`amount`: 3 of 500 cells are not numbers")
+
+
+def classification_scores(rows: int, seed: int, flip: float = 0.0) -> tuple[pd.Series, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, rows)
+    confidence = rng.uniform(0.6, 1.0, rows)
+    positive = np.where(truth == 1, confidence, 1 - confidence)
+    flipped = rng.random(rows) < flip
+    labels = np.where(flipped, 1 - truth, truth)
+    return pd.Series(labels), np.column_stack([1 - positive, positive])
+
+
+def recorded_classification(rows: int = 20_000) -> dict[str, float]:
+    from {{ cookiecutter.package_name }}.evaluate import classification_metrics
+
+    truth, scores = classification_scores(rows, seed=1)
+    return {name: float(value) for name, value in classification_metrics(truth, scores, np.array([0, 1])).items()}
+
+
+@pytest.mark.parametrize("rows", [60, 2_000])
+def test_quality_as_at_release_is_not_a_finding(rows):
+    truth, scores = classification_scores(rows, seed=2)
+    checks, notes = monitor.quality_checks(
+        truth, scores, [0, 1], "classification", recorded_classification(), SETTINGS, seed=0
+    )
+    assert checks and not [check for check in checks if check.decayed], checks
+    assert notes == []
+
+
+def test_flipped_labels_on_a_slice_show_as_decayed_quality():
+    truth, scores = classification_scores(2_000, seed=2, flip=0.25)
+    checks, _ = monitor.quality_checks(
+        truth, scores, [0, 1], "classification", recorded_classification(), SETTINGS, seed=0
+    )
+    decayed = {check.metric for check in checks if check.decayed}
+    assert {"accuracy", "roc_auc"} <= decayed
+
+
+def test_regression_quality_judges_errors_the_lower_the_better():
+    rng = np.random.default_rng(4)
+    truth = pd.Series(rng.normal(100, 10, 3_000))
+    good, bad = truth + rng.normal(0, 2, 3_000), truth + rng.normal(0, 8, 3_000)
+    recorded = {"rmse": 2.0, "mae": 1.6, "r2": 0.96}
+    held, _ = monitor.quality_checks(truth, good.to_numpy(), [], "regression", recorded, SETTINGS, seed=0)
+    worse, _ = monitor.quality_checks(truth, bad.to_numpy(), [], "regression", recorded, SETTINGS, seed=0)
+    assert not [check for check in held if check.decayed]
+    assert {check.metric for check in worse if check.decayed} == {"rmse", "mae", "r2"}
+
+
+def test_too_few_outcomes_are_a_note_not_a_verdict():
+    truth, scores = classification_scores(10, seed=2, flip=0.5)
+    checks, notes = monitor.quality_checks(
+        truth, scores, [0, 1], "classification", recorded_classification(), SETTINGS, seed=0
+    )
+    assert checks == [] and "too few to judge quality" in notes[0]
+
+
+def test_outcomes_of_an_unknown_class_are_left_out_and_named():
+    truth, scores = classification_scores(500, seed=2)
+    truth = truth.astype(object)
+    truth.iloc[:5] = "maybe"
+    _, notes = monitor.quality_checks(
+        truth, scores, [0, 1], "classification", recorded_classification(), SETTINGS, seed=0
+    )
+    assert any("'maybe'" in note for note in notes)
+
+
+def test_the_reports_escape_names_from_the_data():
+    result = monitor.Result(batch="b.csv", rows=1, sampled_rows=1, reference_rows=1, model_sha256=None)
+    result.features.append(monitor.Drift("<script>a|b", "numeric", "wasserstein", 0.5, 0.001, True, 10, 10))
+    result.findings.append("`<script>a|b` drifted")
+    page = monitor.html_page(result, charts=[])
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "a\\|b" in monitor.markdown(result)
