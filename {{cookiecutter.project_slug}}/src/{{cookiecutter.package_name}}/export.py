@@ -10,17 +10,20 @@ The graph has one input per feature, named after it: numeric and boolean columns
 ``float64`` (NaN for an empty cell), categorical ones as text, where an empty cell is the
 empty string (ONNX text cannot be NaN). :func:`feeds` builds these inputs from rows.
 
-Three adapters make the whole pipeline convert, in one pass of skl2onnx:
+Three adapters make the whole pipeline convert:
 
 - Imputation (:func:`_convert_imputer`): skl2onnx writes scikit-learn's ``SimpleImputer``
   as the ``Imputer`` operator, which onnxruntime runs only on ``float32`` and whose text form
   needs the missing marker to be a string. Numbers are imputed with ``IsNaN`` and ``Where``
   in ``float64``; text uses skl2onnx's own converter with the empty string as the marker.
-- Forests (:func:`_convert_forest`): scikit-learn's decision trees and forests compare
+- Forests (:func:`_add_forest`): scikit-learn's decision trees and forests compare
   ``float32`` features with their thresholds, but the preparation before them computes in
   ``float64``. A value next to a threshold would take the other branch if the preparation ran
   in ``float32`` (a whole tree's vote, 0.01). So the preparation runs in ``float64`` and a
-  ``Cast`` to ``float32`` comes right before the forest, as in scikit-learn.
+  ``Cast`` to ``float32`` comes right before the forest, as in scikit-learn. skl2onnx converts
+  the preparation; the forest's tree ensemble is written into the same graph from the trees'
+  arrays, one tree at a time (skl2onnx's own forest converter holds about ten times the ONNX
+  file in Python lists). Other tree models get the same ``Cast`` before skl2onnx's converter.
 - HistGradientBoosting (:func:`_convert_hist_gradient_boosting`): it compares ``float64``
   features with ``float64`` thresholds. skl2onnx's converter builds the tree attributes right
   but hands onnx a mix of numpy and Python numbers that ``make_node`` refuses, and would round
@@ -39,9 +42,10 @@ instead, and ``serving.json`` says so and why; ``models/onnx/`` is then empty.
 
 A model larger than ``export.max_model_mb`` fails the stage, with its size and how to bound
 it: a forest is refused before conversion from its node count, any model after it from its
-size. The export holds one serialized copy of the model at a time: the ONNX graph is built
-in one piece (no merge of two graphs), serialized once, and dropped before onnxruntime
-loads the bytes.
+size. The export holds one copy of the model at a time where it can: scikit-learn's outputs
+for the parity check are computed first, the ONNX graph is built in one piece (no merge of
+two graphs) and serialized once, and the scikit-learn model and the bytes are dropped before
+onnxruntime reads the file (its session takes about 11 times a forest's file in memory).
 
 skl2onnx and onnxruntime are imported on use: they take a second to load.
 """
@@ -223,12 +227,134 @@ def _input_types(feature_types: dict[str, str]) -> list[tuple[str, Any]]:
     ]
 
 
+def _is_forest(estimator: Any) -> bool:
+    """A single-output forest of scikit-learn decision trees (random forest, extra trees)."""
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+
+    forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+    return isinstance(estimator, forests) and getattr(estimator, "n_outputs_", 1) == 1
+
+
+def _attribute(node: Any, name: str, kind: int) -> Any:
+    """A new attribute of the node, filled in place: no copy of a large list is made."""
+    attribute = node.attribute.add()
+    attribute.name, attribute.type = name, kind
+    return attribute
+
+
+def _add_forest(graph: Any, source: str, estimator: Any) -> list[Any]:
+    """Append a forest's tree ensemble to the graph, reading ``source`` (float64 features); return its outputs.
+
+    skl2onnx builds a forest's attributes as Python lists, about ten times the ONNX file in
+    memory; here each tree's public arrays (``tree_``) go into the node one tree at a time.
+    The features are cast to float32 and each threshold rounded down to the float32 at or
+    below it, so that a float32 feature takes the branch it takes in scikit-learn.
+    """
+    from onnx import AttributeProto, TensorProto, helper
+    from sklearn.base import is_classifier
+
+    taken = {name for node in graph.node for name in node.output} | {value.name for value in graph.input}
+    taken |= {tensor.name for tensor in graph.initializer}
+
+    def unused(name: str) -> str:
+        candidate, number = name, 1
+        while candidate in taken:
+            candidate, number = f"{name}{number}", number + 1
+        taken.add(candidate)
+        return candidate
+
+    features = unused("features_float32")
+    graph.node.append(helper.make_node("Cast", [source], [features], to=TensorProto.FLOAT, name=unused("to_float32")))
+    classifier = is_classifier(estimator)
+    node = graph.node.add()
+    node.op_type, node.domain = ("TreeEnsembleClassifier" if classifier else "TreeEnsembleRegressor"), "ai.onnx.ml"
+    node.name = unused(node.op_type)
+    node.input.append(features)
+    ints, floats = AttributeProto.INTS, AttributeProto.FLOATS
+    nodes = {
+        name: _attribute(node, f"nodes_{name}", floats if name == "values" else ints)
+        for name in ("treeids", "nodeids", "featureids", "values", "truenodeids", "falsenodeids")
+    }
+    missing_tracks_true = _attribute(node, "nodes_missing_value_tracks_true", ints)
+    modes = _attribute(node, "nodes_modes", AttributeProto.STRINGS)
+    leaf_prefix = "class" if classifier else "target"
+    leaves = {name: _attribute(node, f"{leaf_prefix}_{name}", ints) for name in ("treeids", "nodeids", "ids")}
+    weights = _attribute(node, f"{leaf_prefix}_weights", floats)
+    trees = [tree.tree_ for tree in estimator.estimators_]
+    classes = estimator.classes_ if classifier else None
+    for number, tree in enumerate(trees):
+        leaf = tree.children_left == -1  # scikit-learn marks a leaf by no left child
+        count = tree.node_count
+        threshold = tree.threshold.astype(np.float32)
+        above = threshold.astype(np.float64) > tree.threshold
+        threshold[above] = np.nextafter(threshold[above], np.float32(-np.inf))
+        threshold[leaf] = 0.0
+        nodes["treeids"].ints.extend(np.full(count, number))
+        nodes["nodeids"].ints.extend(np.arange(count))
+        nodes["featureids"].ints.extend(np.where(leaf, 0, tree.feature))
+        nodes["values"].floats.extend(threshold)
+        nodes["truenodeids"].ints.extend(np.where(leaf, 0, tree.children_left))
+        nodes["falsenodeids"].ints.extend(np.where(leaf, 0, tree.children_right))
+        missing = getattr(tree, "missing_go_to_left", None)  # trees fitted on empty cells send them one way
+        missing_tracks_true.ints.extend(np.zeros(count, np.int64) if missing is None else np.where(leaf, 0, missing))
+        modes.strings.extend([b"LEAF" if is_leaf else b"BRANCH_LEQ" for is_leaf in leaf])
+        at = np.flatnonzero(leaf)
+        values = tree.value[at, 0, :]
+        if classifier:
+            values = values / np.maximum(values.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
+            if len(classes) == 2:  # one score per leaf, the second class's; onnxruntime gives the first 1 - score
+                values = values[:, 1:]
+        per_leaf = values.shape[1]
+        leaves["treeids"].ints.extend(np.full(at.size * per_leaf, number))
+        leaves["nodeids"].ints.extend(np.repeat(at, per_leaf))
+        leaves["ids"].ints.extend(np.tile(np.arange(per_leaf), at.size))
+        weights.floats.extend((values / len(trees)).astype(np.float32).ravel())
+    if classifier:
+        numeric = all(isinstance(label, (int, np.integer, bool, np.bool_)) for label in classes)
+        kind = ints if numeric else AttributeProto.STRINGS
+        labels = _attribute(node, "classlabels_int64s" if numeric else "classlabels_strings", kind)
+        if numeric:
+            labels.ints.extend(int(label) for label in classes)
+        else:
+            labels.strings.extend(str(label).encode() for label in classes)
+        label_type = TensorProto.INT64 if numeric else TensorProto.STRING
+        outputs = [
+            helper.make_tensor_value_info(unused("label"), label_type, [None]),
+            helper.make_tensor_value_info(unused("probabilities"), TensorProto.FLOAT, [None, len(classes)]),
+        ]
+    else:
+        node.attribute.append(helper.make_attribute("n_targets", 1))
+        outputs = [helper.make_tensor_value_info(unused("variable"), TensorProto.FLOAT, [None, 1])]
+    node.attribute.append(helper.make_attribute("post_transform", "NONE"))
+    node.output.extend(output.name for output in outputs)
+    return outputs
+
+
+def _skl2onnx(model: Any, feature_types: dict[str, str], adapters: dict[type, Any], options: dict | None) -> Any:
+    from skl2onnx import convert_sklearn
+
+    return convert_sklearn(
+        model,
+        initial_types=_input_types(feature_types),
+        options=options,
+        target_opset=TARGET_OPSET,
+        custom_conversion_functions=adapters,
+        name="model",  # skl2onnx's default is random: the same model must give the same bytes
+    )
+
+
 def convert(model: Any, feature_types: dict[str, str]) -> bytes:
     """The fitted pipeline as ONNX bytes, one input per feature; the same model gives the same bytes.
 
     Raises whatever skl2onnx raises for an estimator it cannot convert.
     """
-    from skl2onnx import convert_sklearn, get_model_alias
+    from onnx import helper
+    from skl2onnx import get_model_alias
     from skl2onnx.common._registration import get_converter
     from sklearn.base import is_classifier
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -244,18 +370,21 @@ def convert(model: Any, feature_types: dict[str, str]) -> bytes:
         HistGradientBoostingClassifier: _convert_hist_gradient_boosting,
         HistGradientBoostingRegressor: _convert_hist_gradient_boosting,
     }
+    if _is_forest(estimator) and len(steps) > 1:
+        # The preparation by skl2onnx, the forest added to the same graph (see _add_forest).
+        graph = _skl2onnx(Pipeline(steps[:-1]), feature_types, adapters, None)
+        (prepared,) = graph.graph.output
+        outputs = _add_forest(graph.graph, prepared.name, estimator)
+        del graph.graph.output[:]
+        graph.graph.output.extend(outputs)
+        if not any(imported.domain == "ai.onnx.ml" for imported in graph.opset_import):
+            graph.opset_import.append(helper.make_opsetid("ai.onnx.ml", TARGET_OPSET["ai.onnx.ml"]))
+        return graph.SerializeToString()
     if _casts_to_float32(estimator):
         adapters[type(estimator)] = _forest_after_float32_cast(get_converter(get_model_alias(type(estimator))))
-    graph = convert_sklearn(
-        model,
-        initial_types=_input_types(feature_types),
-        # Probabilities as a tensor, not a list of dictionaries.
-        options={id(estimator): {"zipmap": False}} if is_classifier(estimator) else None,
-        target_opset=TARGET_OPSET,
-        custom_conversion_functions=adapters,
-        name="model",  # skl2onnx's default is random: the same model must give the same bytes
-    )
-    return graph.SerializeToString()
+    # Probabilities as a tensor, not a list of dictionaries.
+    options = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
+    return _skl2onnx(model, feature_types, adapters, options).SerializeToString()
 
 
 def input_names(onnx_session: Any) -> list[str]:
@@ -334,6 +463,11 @@ def onnx_outputs(onnx_session: Any, inputs: dict[str, np.ndarray], task: str) ->
     return outputs[1] if task == "classification" else outputs[0].reshape(-1)
 
 
+def scikit_learn_outputs(model: Any, features: pd.DataFrame, task: str) -> np.ndarray:
+    """Class probabilities (classification) or predictions (regression) of the scikit-learn model."""
+    return model.predict_proba(features) if task == "classification" else model.predict(features)
+
+
 def parity(
     model: Any,
     onnx_session: Any,
@@ -341,14 +475,17 @@ def parity(
     task: str,
     feature_types: dict[str, str] | None = None,
     where: str = "the test split",
+    expected: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Compare ONNX with scikit-learn on these rows (as ``data.model_input`` prepares them), which are
-    ``where``; raise ParityError beyond the tolerance."""
+    ``where``; raise ParityError beyond the tolerance. ``expected``: scikit-learn's outputs for the
+    rows (:func:`scikit_learn_outputs`), when computed already (then ``model`` is not used)."""
     feature_types = feature_types or dict.fromkeys(features.columns, "numeric")
     matrix = features
     actual = onnx_outputs(onnx_session, frame_feeds(features, feature_types, input_names(onnx_session)), task)
+    if expected is None:
+        expected = scikit_learn_outputs(model, features, task)
     if task == "classification":
-        expected = model.predict_proba(features)
         difference = float(np.abs(actual - expected).max())
         # A label may differ only where scikit-learn itself has a tie within the tolerance (an
         # even number of trees splitting 50/50): there argmax picks by float rounding alone.
@@ -364,7 +501,6 @@ def parity(
                 f"on {where}; the model cannot be served as ONNX"
             )
         return record
-    expected = model.predict(features)
     relative = float((np.abs(actual - expected) / np.maximum(1.0, np.abs(expected))).max())
     record = {"rows": len(matrix), "max_relative_difference": relative, "tolerance": RELATIVE_TOLERANCE}
     if relative > RELATIVE_TOLERANCE:
@@ -401,9 +537,10 @@ ONNX_BYTES_PER_TREE_NODE = 24
 
 def _too_large(megabytes: float, budget: float, what: str) -> ModelSizeError:
     return ModelSizeError(
-        f"{what} {megabytes:,.0f} MB, over export.max_model_mb {budget:g}: bound the model in params.yaml "
+        f"{what} {megabytes:,.1f} MB, over export.max_model_mb {budget:g}: bound the model in params.yaml "
         "model.hyperparameters (trees: max_depth, max_leaf_nodes, min_samples_leaf; fewer n_estimators "
-        "or max_iter) or raise export.max_model_mb"
+        "or max_iter) or raise export.max_model_mb, and the service's memory with it (onnxruntime holds "
+        "about 11 times the file)"
     )
 
 
@@ -443,6 +580,7 @@ def run(
     contract = contracts.load(contract_path or contracts.CONTRACT_PATH)
     model = artifact.load_model(model_path, params.model.extra_trusted_types)
     features = model_input(parity_sample(test, settings.parity_rows, params.seed), schema)
+    expected = scikit_learn_outputs(model, features, schema.task)  # now: the model goes once converted
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     onnx_path.unlink(missing_ok=True)  # no stale file from an earlier export
     record: dict[str, Any] = {
@@ -466,7 +604,8 @@ def run(
         return _served_by_scikit_learn(record, exc, serving_path)
     if len(onnx_bytes) > settings.max_model_mb * MEGABYTE:
         raise _too_large(len(onnx_bytes) / MEGABYTE, settings.max_model_mb, f"{onnx_path} is")
-    # One serialized copy at a time: the file, then onnxruntime's model read from it.
+    # One copy of the model at a time: scikit-learn's, the bytes, then onnxruntime's read from the file.
+    del model
     onnx_path.write_bytes(onnx_bytes)
     onnx_sha256 = artifact.sha256(onnx_bytes)
     del onnx_bytes
@@ -477,7 +616,7 @@ def run(
         return _served_by_scikit_learn(record, exc, serving_path)
     where = "the test split" if len(features) == test_rows else f"{len(features)} rows drawn from the test split"
     try:
-        checked = parity(model, onnx_session, features, schema.task, schema.feature_types, where)
+        checked = parity(None, onnx_session, features, schema.task, schema.feature_types, where, expected)
         record["parity"] = {**checked, "test_rows": test_rows}
     except ParityError:
         onnx_path.unlink()

@@ -127,6 +127,30 @@ def test_onnx_that_differs_from_scikit_learn_fails_the_stage(pipeline, monkeypat
     assert not export.ONNX_PATH.exists()
 
 
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_forest_takes_scikit_learn_s_branch_at_every_threshold(pipeline, task):
+    pipeline(task)  # a forest after imputation and scaling
+    model, (_, _, schema) = artifact.load_model(), data.load_split()
+    scale = model.named_steps["prepare"].named_transformers_["numeric"].named_steps["scale"]
+    # Rows whose scaled value sits at a threshold (as float32) and one float32 step either side of it.
+    rows = []
+    for tree in model.named_steps["model"].estimators_:
+        for feature, threshold in zip(tree.tree_.feature, tree.tree_.threshold, strict=True):
+            if feature < 0:  # a leaf
+                continue
+            at = np.float32(threshold)
+            for value in (at, np.nextafter(at, np.float32(np.inf)), np.nextafter(at, np.float32(-np.inf))):
+                scaled = np.zeros(len(schema.features))
+                scaled[feature] = value
+                rows.append(scale.inverse_transform(scaled.reshape(1, -1))[0])
+    rows = pd.DataFrame(rows, columns=schema.features)
+    session = export.session(export.convert(model, schema.feature_types))
+    inputs = export.frame_feeds(rows, schema.feature_types, export.input_names(session))
+    served, offline = export.onnx_outputs(session, inputs, task), export.scikit_learn_outputs(model, rows, task)
+    # Another branch would differ by a leaf's share of the vote; float32 sums differ by far less.
+    np.testing.assert_allclose(served, offline, rtol=export.RELATIVE_TOLERANCE, atol=export.PROBABILITY_TOLERANCE)
+
+
 class Probabilities:
     """A model and an ONNX session that answer fixed class probabilities."""
 
