@@ -60,7 +60,7 @@ class CustomModelParams(_Strict):
 
 
 class ModelParams(_Strict):
-    type: str = "random_forest"
+    type: str = "hist_gradient_boosting"
     hyperparameters: dict[str, object] = Field(default_factory=dict)
     preprocessing: PreprocessingParams = Field(default_factory=PreprocessingParams)
     custom: CustomModelParams | None = None
@@ -94,11 +94,20 @@ class QualityParams(_Strict):
     direction: DirectionCheck | None = None
 
 
+class ExportParams(_Strict):
+    # The ONNX model is checked against scikit-learn on at most this many rows of the test split (seeded).
+    parity_rows: int = Field(10_000, ge=1)
+    # A larger ONNX file fails the export stage: onnxruntime holds about 11 times the file in memory
+    # (a forest's tree ensemble), in every replica of the service.
+    max_model_mb: float = Field(40.0, gt=0)
+
+
 class Params(_Strict):
     task: Task = "classification"
     seed: int = 42
     data: DataParams = Field(default_factory=DataParams)
     model: ModelParams = Field(default_factory=ModelParams)
+    export: ExportParams = Field(default_factory=ExportParams)
     quality: QualityParams = Field(default_factory=QualityParams)
 
     @model_validator(mode="after")
