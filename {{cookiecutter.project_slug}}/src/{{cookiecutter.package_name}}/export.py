@@ -298,9 +298,9 @@ def run(
 ) -> dict[str, Any]:
     """The ``export`` stage; returns the serving record it wrote."""
     from . import contract as contracts  # imported on use, like data: see TYPE_CHECKING above
-    from .data import PROCESSED_DIR, load_split, model_input
+    from .data import PROCESSED_DIR, load_part, model_input
 
-    _, test, schema = load_split(data_dir or PROCESSED_DIR)
+    test, schema = load_part("test", data_dir or PROCESSED_DIR)
     contract = contracts.load(contract_path or contracts.CONTRACT_PATH)
     model = artifact.load_model(model_path, trusted_extra or ())
     features = model_input(test, schema)
