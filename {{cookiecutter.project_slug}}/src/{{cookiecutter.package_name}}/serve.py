@@ -114,6 +114,11 @@ def load_predictor(settings: Settings) -> Predictor:
 _NOT_BLANK = StringConstraints(pattern=r"\S")  # blank text is an empty cell, like null
 
 
+def _key(index: int) -> str:
+    """A feature's field in the models (its name is the alias: names need not be identifiers)."""
+    return f"f{index}"
+
+
 def _cell(kind: str, nullable: bool, categories: list[str]) -> tuple[Any, str]:
     """The type of one feature's value and its description."""
     empty = "; null (or blank text) when empty" if kind == "categorical" else "; null when empty"
@@ -125,6 +130,22 @@ def _cell(kind: str, nullable: bool, categories: list[str]) -> tuple[Any, str]:
     if kind == "boolean":
         return (bool | None if nullable else bool), "true or false" + empty
     return (float | None if nullable else float), "a number" + empty
+
+
+def _every_feature(example: dict[str, Any]) -> Any:
+    """The schema of a row or of the columns: every feature required, none with a default.
+
+    In the model every feature has a default, so that pydantic never reports one as missing: its
+    "missing" error copies the whole enclosing object, once per missing feature, which takes
+    seconds for a large body. The service reports missing features itself (:func:`_missing`)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for feature in schema["properties"].values():
+            feature.pop("default", None)
+        schema["required"] = list(schema["properties"])
+        schema["examples"] = [example]
+
+    return extra
 
 
 def _one_form(schema: dict[str, Any]) -> None:
@@ -143,14 +164,15 @@ def request_model(features: Features, example: dict[str, Any], max_rows: int) ->
     for index, name in enumerate(features.names):
         categories = features.categories.get(name, [])
         cell, description = _cell(features.types[name], features.nullable[name], categories)
-        rows_field[f"f{index}"] = (cell, Field(alias=name, description=description, examples=categories or None))
+        examples = categories or None
+        rows_field[_key(index)] = (cell, Field(None, alias=name, description=description, examples=examples))
         column = Annotated[list[cell], Field(min_length=1, max_length=max_rows)]
-        columns_field[f"f{index}"] = (column, Field(alias=name, description=f"one value per row: {description}"))
+        columns_field[_key(index)] = (column, Field(None, alias=name, description=f"one value per row: {description}"))
     cells = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-    row = create_model("Row", __config__=ConfigDict(**cells, json_schema_extra={"examples": [example]}), **rows_field)
+    row = create_model("Row", __config__=ConfigDict(**cells, json_schema_extra=_every_feature(example)), **rows_field)
     columns_example = {name: [value] for name, value in example.items()}
     columns = create_model(
-        "Columns", __config__=ConfigDict(**cells, json_schema_extra={"examples": [columns_example]}), **columns_field
+        "Columns", __config__=ConfigDict(**cells, json_schema_extra=_every_feature(columns_example)), **columns_field
     )
     return create_model(
         "PredictRequest",
@@ -397,7 +419,9 @@ def _lifespan(settings: Settings, model: _Model, records: _Records):
 NOT_READY = {503: {"model": Problems, "description": "the model is not loaded and verified"}}
 
 
-def _add_predict(app: FastAPI, body_model: type[BaseModel], model: _Model, records: _Records, rows: Counter) -> None:
+def _add_predict(
+    app: FastAPI, body_model: type[BaseModel], max_rows: int, model: _Model, records: _Records, rows: Counter
+) -> None:
     # The body is parsed and validated in one step by pydantic's JSON parser (several times faster than
     # json.loads, then validation); the OpenAPI schema says what FastAPI would have said (see _document).
     names = records.features.names
@@ -435,9 +459,7 @@ def _add_predict(app: FastAPI, body_model: type[BaseModel], model: _Model, recor
             body = body_model.model_validate_json(content)
         except ValidationError as exc:
             problems = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_input=False)]
-            if not any(problem["loc"][1:2] in (("rows",), ("columns",)) for problem in problems) and _no_form(content):
-                problems.append(_NO_FORM)  # e.g. {"row": ...}: besides the extra key, say what is missing
-            return _problems(problems)
+            return _problems(problems + _unvalidated(content, names, max_rows))
         columns, problems = _columns(body, names)
         if problems:
             return _problems(problems)
@@ -459,25 +481,60 @@ _NO_FORM = {
     "type": "missing",
     "msg": "give the batch as rows ([{feature: value}, ...]) or as columns ({feature: [value, ...]})",
 }
+_BOTH_FORMS = {"loc": ("body",), "type": "one_form", "msg": "give either rows or columns, not both"}
 
 
-def _no_form(content: bytes) -> bool:
-    """A JSON object with neither rows nor columns (parsed again only on this path: a refused body)."""
+def _absent(model: BaseModel, names: list[str]) -> list[str]:
+    """The features a validated row (or the columns) did not hold (see _every_feature)."""
+    given = model.model_fields_set
+    return [] if len(given) == len(names) else [name for index, name in enumerate(names) if _key(index) not in given]
+
+
+def _missing(absent: list[str], where: tuple) -> list[dict[str, Any]]:
+    return [{"loc": ("body", *where, name), "type": "missing", "msg": "Field required"} for name in absent]
+
+
+def _unvalidated(content: bytes, names: list[str], max_rows: int) -> list[dict[str, Any]]:
+    """The problems of a refused body that pydantic does not report: missing features (see _every_feature),
+    no form at all (e.g. {"row": ...}: besides the extra key, say what is missing), both forms. The body is
+    parsed again only on this path, and only rows within the limit are looked at."""
     try:
-        parsed = json.loads(content)
-    except ValueError:
-        return False
-    return isinstance(parsed, dict) and not {"rows", "columns"} & parsed.keys()
+        body = json.loads(content)
+    except (ValueError, RecursionError):  # pydantic named the fault already
+        return []
+    if not isinstance(body, dict):
+        return []
+    if "rows" not in body and "columns" not in body:
+        return [_NO_FORM]
+    if "rows" in body and "columns" in body:
+        return [_BOTH_FORMS]
+    rows, columns = body.get("rows"), body.get("columns")
+    if isinstance(columns, dict):
+        return _missing([name for name in names if name not in columns], ("columns",))
+    if not isinstance(rows, list) or len(rows) > max_rows:
+        return []
+    problems = []
+    for number, row in enumerate(rows):
+        if isinstance(row, dict):
+            problems += _missing([name for name in names if name not in row], ("rows", number))
+    return problems
 
 
 def _columns(body: Any, names: list[str]) -> tuple[dict[str, Sequence], list[dict[str, Any]]]:
     """The batch column by column, in feature order, from either form; or the problems of its shape."""
     if body.rows is not None and body.columns is not None:
-        return {}, [{"loc": ("body",), "type": "one_form", "msg": "give either rows or columns, not both"}]
+        return {}, [_BOTH_FORMS]
     if body.rows is not None:
-        return dict(zip(names, zip(*(row.__dict__.values() for row in body.rows), strict=True), strict=True)), []
+        missing = [
+            problem
+            for number, row in enumerate(body.rows)
+            for problem in _missing(_absent(row, names), ("rows", number))
+        ]
+        return dict(zip(names, zip(*(row.__dict__.values() for row in body.rows), strict=True), strict=True)), missing
     if body.columns is None:
         return {}, [_NO_FORM]
+    if absent := _absent(body.columns, names):
+        return {}, _missing(absent, ("columns",))
     columns = dict(zip(names, body.columns.__dict__.values(), strict=True))
     lengths = [len(values) for values in columns.values()]
     common = max(set(lengths), key=lengths.count)  # the length most columns have is taken as the batch's
@@ -556,7 +613,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.model = model
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    _add_predict(app, body_model, model, records, metrics.rows)
+    _add_predict(app, body_model, settings.max_rows, model, records, metrics.rows)
     _add_status(app, model, public, metrics.registry)
     _document(app, body_model)
     paths = {route.path for route in app.routes}

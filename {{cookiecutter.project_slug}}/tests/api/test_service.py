@@ -84,6 +84,12 @@ def bad_rows(split) -> list[tuple[str, object, str]]:
             ("text", {"rows": [{**row, number: "12.5"}]}, f"rows[0].{number}"),
             ("bool", {"rows": [{**row, number: True}]}, f"rows[0].{number}"),
             ("second-row", {"rows": [row, {**row, number: "x"}]}, f"rows[1].{number}"),
+            # a missing feature is named even beside other problems
+            (
+                "missing-and-bad",
+                {"rows": [{**row, number: "x"}, {k: v for k, v in row.items() if k != second}]},
+                f"rows[1].{second}",
+            ),
         ]
     # null only where the data contract allows no empty cell (the sample tables have none).
     strict = [name for name in schema.features if not serving["nullable"][name]]
@@ -119,6 +125,10 @@ def bad_columns(split) -> list[tuple[str, object, list[str]]]:
     ]
     serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
     strict = [name for name in schema.features if not serving["nullable"][name]]
+    other = next((name for name in numeric if name != second), None)
+    if other is not None:  # a missing column is named beside a bad cell
+        bad = {k: v for k, v in columns.items() if k != second} | {other: [columns[other][0], "x", None]}
+        cases.append(("missing-and-bad", {"columns": bad}, [f"columns.{second}", f"columns.{other}[1]"]))
     if len(numeric) >= 2:  # every bad cell is named, by its column and its row
         text_in, bool_in = numeric[0], numeric[-1]
         bad = {**columns, text_in: [columns[text_in][0], "12.5", "x"], bool_in: [True, *columns[bool_in][1:]]}
@@ -154,8 +164,11 @@ def test_numbers_json_cannot_carry_are_refused(client, split, literal):
     assert answer.json()["detail"][0]["field"] in {f"rows[0].{name}", "body"}
 
 
-def test_malformed_json_is_refused(client):
-    answer = client.post("/predict", content=b'{"rows": [', headers={"content-type": "application/json"})
+@pytest.mark.parametrize(
+    "content", [b'{"rows": [', b'{"rows": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"], ids=["cut-off", "nested-deep"]
+)
+def test_malformed_json_is_refused(client, content):
+    answer = client.post("/predict", content=content, headers={"content-type": "application/json"})
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["field"] == "body"
 
