@@ -428,12 +428,7 @@ def _add_predict(
     head = b'{"model_version":' + json.dumps(records.metadata.get("model_version")).encode() + b',"predictions":'
     request_body = {
         "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"$ref": "#/components/schemas/PredictRequest"},
-                "examples": request_examples(records.example),
-            }
-        },
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
     }
 
     @app.post(
@@ -584,8 +579,10 @@ def _add_status(app: FastAPI, model: _Model, public: dict[str, Any], registry: C
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _document(app: FastAPI, body_model: type[BaseModel]) -> None:
-    """Put the request model's schema in the OpenAPI document (FastAPI does not see the parsed body)."""
+def _document(app: FastAPI, body_model: type[BaseModel], example: dict[str, Any]) -> None:
+    """Put the request model's schema and an example of each form in the OpenAPI document (FastAPI does not
+    see the parsed body). Both are added to FastAPI's document, not given to it: it drops every null value,
+    and an example's empty cell is one."""
     body_schema = body_model.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas = {"PredictRequest": body_schema, **body_schema.pop("$defs", {})}
 
@@ -593,6 +590,8 @@ def _document(app: FastAPI, body_model: type[BaseModel]) -> None:
         if app.openapi_schema is None:
             document = FastAPI.openapi(app)
             document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+            body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+            body["examples"] = request_examples(example)
         return app.openapi_schema
 
     app.openapi = openapi
@@ -615,7 +614,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     _add_predict(app, body_model, settings.max_rows, model, records, metrics.rows)
     _add_status(app, model, public, metrics.registry)
-    _document(app, body_model)
+    _document(app, body_model, records.example)
     paths = {route.path for route in app.routes}
     app.add_middleware(
         _Observe,
