@@ -84,7 +84,7 @@ def quickstart(output: Path, template: Path = TEMPLATE) -> tuple[dict[str, tuple
     uv = str(TOOLS_BIN / "uv")
     phase("environment", [uv, "sync", "--python", sys.executable], project)
     phase("dvc repro", [uv, "run", "--no-sync", "dvc", "repro"], project)
-    phase("pytest", [uv, "run", "--no-sync", "pytest", "-q"], project)
+    phase("pytest", [uv, "run", "--no-sync", "pytest", "-q", "-n", "auto"], project)  # as the README says
     phase("dvc repro (no-op)", [uv, "run", "--no-sync", "dvc", "repro"], project)
     return seconds, project
 
