@@ -84,7 +84,9 @@ def quickstart(output: Path, template: Path = TEMPLATE) -> tuple[dict[str, tuple
     uv = str(TOOLS_BIN / "uv")
     phase("environment", [uv, "sync", "--python", sys.executable], project)
     phase("dvc repro", [uv, "run", "--no-sync", "dvc", "repro"], project)
-    phase("pytest", [uv, "run", "--no-sync", "pytest", "-q"], project)
+    # On every core, as the README says; a project of an older template (a benchmark's "before") has no xdist.
+    on_every_core = ["-n", "auto"] if "pytest-xdist" in (project / "pyproject.toml").read_text(encoding="utf-8") else []
+    phase("pytest", [uv, "run", "--no-sync", "pytest", "-q", *on_every_core], project)
     phase("dvc repro (no-op)", [uv, "run", "--no-sync", "dvc", "repro"], project)
     return seconds, project
 
