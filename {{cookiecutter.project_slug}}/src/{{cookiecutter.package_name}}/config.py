@@ -79,6 +79,13 @@ class ModelParams(_Strict):
         return self
 
 
+class EvaluateParams(_Strict):
+    # Permutation importance and the plots of single rows draw a seeded sample of the test split
+    # at most this long, so evaluation takes seconds at any size; the metrics use every row.
+    sample_rows: int = Field(5_000, ge=100)
+    importance_repeats: int = Field(5, ge=1, le=100)
+
+
 class DirectionCheck(_Strict):
     feature: str
     expect: Literal["increase", "decrease"]
@@ -108,6 +115,7 @@ class Params(_Strict):
     data: DataParams = Field(default_factory=DataParams)
     model: ModelParams = Field(default_factory=ModelParams)
     export: ExportParams = Field(default_factory=ExportParams)
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     quality: QualityParams = Field(default_factory=QualityParams)
 
     @model_validator(mode="after")

@@ -572,11 +572,11 @@ def run(
     """The ``export`` stage; returns the serving record it wrote."""
     from . import contract as contracts  # imported on use, like data: see TYPE_CHECKING above
     from .config import Params
-    from .data import PROCESSED_DIR, file_sha256, load_split, model_input
+    from .data import PROCESSED_DIR, file_sha256, load_part, model_input
 
     params = params or Params()
     settings = params.export
-    _, test, schema = load_split(data_dir or PROCESSED_DIR)
+    test, schema = load_part("test", data_dir or PROCESSED_DIR)
     contract = contracts.load(contract_path or contracts.CONTRACT_PATH)
     model = artifact.load_model(model_path, params.model.extra_trusted_types)
     features = model_input(parity_sample(test, settings.parity_rows, params.seed), schema)

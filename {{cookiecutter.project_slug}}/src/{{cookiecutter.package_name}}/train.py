@@ -43,7 +43,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from . import artifact
 from .config import Params, PreprocessingParams
-from .data import PROCESSED_DIR, Schema, load_split, model_input
+from .data import PROCESSED_DIR, Schema, load_part, model_input
 from .errors import ConfigError
 
 # model.type in params.yaml -> estimator class, per task.
@@ -191,7 +191,7 @@ def build_pipeline(params: Params, schema: Schema | None = None, train: pd.DataF
 
 def run(params: Params, data_dir: Path = PROCESSED_DIR, model_path: Path = artifact.MODEL_PATH) -> str:
     """The ``train`` stage: fit on the training split and save; return the model's SHA-256."""
-    train, _, schema = load_split(data_dir)
+    train, schema = load_part("train", data_dir)
     features = model_input(train, schema)
     pipeline = build_pipeline(params, schema, features)
     pipeline.fit(features, train[schema.target])

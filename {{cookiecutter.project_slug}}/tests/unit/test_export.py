@@ -22,6 +22,7 @@ def pipeline(request, csv_params):
         data.run(params)
         train.run(params)
         if evaluated:
+            export.run()  # evaluate scores what serves
             evaluate.run(params)
         return params
 
