@@ -7,8 +7,8 @@ fewer than ``rare_category_rows`` training rows, and one never seen, are encoded
 column set), so a new value in production is scored, never refused. HistGradientBoosting
 handles gaps itself instead: numbers pass through with their empty cells, and categories are
 ordinal codes (empty, rare and unknown ones a gap) that it splits like numbers. Its native
-categorical splits (``categorical_features``) are not used: they have no ONNX form, and on
-the measured tables they gained less than half a point of accuracy.
+categorical splits (``categorical_features``) are not used: they have no ONNX form (on the
+measured mixed tables they were 0.4 to 0.7 points of accuracy better).
 
 Forests use every core (``n_jobs: -1`` unless params.yaml sets it); HistGradientBoosting
 does by itself (OpenMP threads).
