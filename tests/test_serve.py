@@ -262,13 +262,15 @@ def test_a_raw_table_from_adopt_to_a_served_row(tmp_path, monkeypatch, task):
     exported = tmp_path / "exports/customers.csv"
     exported.parent.mkdir()
     run([str(project / ".venv/bin/python"), str(TABLES), "raw", task, str(exported)], project)
-    adopted = run([PACKAGE, "adopt", str(exported), "--target", target_of(task)], project).stdout
-    for column in NOT_FEATURES:
-        assert column in adopted, f"adopt did not say it leaves out {column!r}"
+    # The split is chosen before adopt, as a user does: adopt keeps it and measures the quality
+    # bounds on it (bounds measured on a random split do not hold for the latest rows).
     params = project / "params.yaml"
     default_split, split, column = SPLITS[task]
     text = params.read_text(encoding="utf-8").replace(f"split: {default_split} ", f"split: {split} ", 1)
     params.write_text(text.replace("split_column: null", f"split_column: {column}", 1), encoding="utf-8")
+    adopted = run([PACKAGE, "adopt", str(exported), "--target", target_of(task)], project).stdout
+    for column_name in NOT_FEATURES:
+        assert column_name in adopted, f"adopt did not say it leaves out {column_name!r}"
 
     run(["dvc", "repro"], project)
     tested = run(["pytest", "-q"], project)
