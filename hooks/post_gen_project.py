@@ -2,8 +2,8 @@
 
 Runs in the new project's folder. Pruning needs nothing; `git init`, `dvc init`, the DVC
 remote and the first commit need git and dvc and no network; `uv lock`, whose uv.lock goes
-into the first commit, needs uv and the package index. When one of those steps cannot run,
-the project is still complete and the exact commands to finish by hand are printed.
+into the first commit, needs uv and its cache or the package index. When one of those steps
+cannot run, the project is still complete and the exact commands to finish by hand are printed.
 
 `.cruft.json` records the template, its commit and the answers, so `cruft check` and
 `cruft update` work whether the project was baked with plain cookiecutter or with cruft.
@@ -146,7 +146,21 @@ LOCK_COMMANDS = [
     ["uv", "export", "--locked", "--no-dev", "--group", "build", "--no-emit-project", "--quiet",
      "--output-file", "requirements.lock.txt"],
 ]  # fmt: skip
+# Tried first: resolving from uv's cache alone takes under a second, where the index's round
+# trips take ten and more. The versions are then the newest this machine has downloaded, which
+# can be older than the index's (`uv lock --upgrade` takes the newest; Dependabot proposes them).
+# When the cache cannot resolve every dependency, the index is asked.
+LOCK_FROM_CACHE = [*LOCK_COMMANDS[0], "--offline"]
 LOCK_SECONDS = 300
+
+
+def run_for_lock(command: list[str], root: Path) -> str | None:
+    """Run one lock command; None when it worked, else what went wrong."""
+    try:
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=LOCK_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        return f"took over {LOCK_SECONDS} s"
+    return f"failed: {done.stderr.strip()}" if done.returncode != 0 else None
 
 
 def lock_dependencies(root: Path) -> list[str]:
@@ -157,14 +171,11 @@ def lock_dependencies(root: Path) -> list[str]:
         print("note: uv is not installed, so uv.lock was not written (https://docs.astral.sh/uv/).", file=sys.stderr)
         return later
     for command in LOCK_COMMANDS:
-        name = shell_line(command[:2])
-        try:
-            done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=LOCK_SECONDS, check=False)
-            problem = f"failed: {done.stderr.strip()}" if done.returncode != 0 else None
-        except subprocess.TimeoutExpired:
-            problem = f"took over {LOCK_SECONDS} s"
+        if command is LOCK_COMMANDS[0] and run_for_lock(LOCK_FROM_CACHE, root) is None:
+            continue
+        problem = run_for_lock(command, root)
         if problem:
-            print(f"note: `{name}` {problem}; so uv.lock was not written.", file=sys.stderr)
+            print(f"note: `{shell_line(command[:2])}` {problem}; so uv.lock was not written.", file=sys.stderr)
             (root / "uv.lock").unlink(missing_ok=True)  # a lock without its export would fail the image build
             return later
     return []

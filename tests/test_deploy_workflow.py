@@ -41,12 +41,12 @@ PULLS = "https://github.com/acme/tumour-classifier/pull"
 IMAGE = "ghcr.io/your-github-user/tumour-classifier"
 MAIN = {"ref": "refs/heads/main"}
 BROKEN = "8"  # seconds to wait for a service whose model was damaged: it never becomes ready
-TREES = 40  # the reviewed change: fewer trees, as good, and a quicker pipeline for these tests
+TREES = 40  # the reviewed change: fewer boosting rounds, as good, and a quicker pipeline for these tests
 
 
 def fewer_trees(project: Path) -> None:
     params = project / "params.yaml"
-    params.write_text(re.sub(r"n_estimators: \d+", f"n_estimators: {TREES}", params.read_text()))
+    params.write_text(re.sub(r"max_iter: \d+", f"max_iter: {TREES}", params.read_text()))
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +128,7 @@ def merge_pull_request(project: Path, number: int, squash: bool = False) -> tupl
     """A pull request, merged and pushed: (head, merge). The first one makes the reviewed change
     (fewer trees); later ones touch the README, so the model stays the reviewed one."""
     git(project, "checkout", "--quiet", "-b", f"change-{number}")
-    if f"n_estimators: {TREES}" not in (project / "params.yaml").read_text():
+    if f"max_iter: {TREES}" not in (project / "params.yaml").read_text():
         fewer_trees(project)
     else:
         with (project / "README.md").open("a", encoding="utf-8") as readme:

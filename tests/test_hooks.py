@@ -147,6 +147,31 @@ def test_without_the_package_index_the_lock_commands_are_printed(tmp_path, monke
     assert log.stdout.strip() == "Start the model repository from cookiecutter-model-repo", "the rest is committed"
 
 
+@pytest.mark.parametrize("cache_resolves", [True, False], ids=["from-the-cache", "from-the-index"])
+def test_the_lock_comes_from_uv_s_cache_when_it_can_else_from_the_index(tmp_path, monkeypatch, cache_resolves):
+    # A uv that records its arguments, writes the files it is asked for, and fails offline
+    # when the cache cannot resolve.
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    fake_uv = bin_dir / "uv"
+    fake_uv.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> "{calls}"\n'
+        f'case "$*" in *--offline*) {"" if cache_resolves else "echo no cached index >&2; exit 1;"} ;; esac\n'
+        'case "$1" in lock) touch uv.lock ;; export) touch requirements.lock.txt ;; esac\n'
+    )
+    fake_uv.chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), os.environ["PATH"]]))
+    project = tmp_path / "project"
+    project.mkdir()
+
+    assert post_gen.lock_dependencies(project) == []
+    ran = calls.read_text().splitlines()
+    locks = [line for line in ran if line.startswith("lock")]
+    assert locks == (["lock --quiet --offline"] if cache_resolves else ["lock --quiet --offline", "lock --quiet"])
+    assert ran[-1].startswith("export --locked") and (project / "requirements.lock.txt").exists()
+
+
 def test_shell_lines_quote_what_needs_quoting():
     line = post_gen.shell_line(["git", "commit", "-m", "two words"])
     assert line == "git commit -m 'two words'"

@@ -27,9 +27,10 @@ pytestmark = pytest.mark.workflow
 
 
 def set_forest(project: Path, settings: str, message: str) -> None:
-    """Replace the forest's hyperparameters in params.yaml and commit."""
+    """Make the model a random forest with these hyperparameters in params.yaml, and commit."""
     params = project / "params.yaml"
-    text = re.sub(r"(  hyperparameters:[^\n]*\n)(    [^\n]*\n)+", rf"\g<1>{settings}", params.read_text())
+    text = re.sub(r"(?m)^  type: \S+", "  type: random_forest", params.read_text(), count=1)
+    text = re.sub(r"(  hyperparameters:[^\n]*\n)(    [^\n]*\n)+", rf"\g<1>{settings}", text)
     params.write_text(text)
     git(project, "commit", "--quiet", "--all", "-m", message)
 
@@ -104,10 +105,10 @@ def test_a_planted_cache_does_not_fool_the_gate(tmp_path):
     report restores for main (here written straight into the cache store, as a stolen runtime
     token would), where main's model hash holds a small forest's bytes, read-only so DVC does
     not hash it again, and main's run-cache points there. Then a clean diff that turns main's
-    forest into that small one, above every floor but worse than main: the check must fail.
+    model into that small forest, above every floor but worse than main: the check must fail.
     (The workflow before this fix restored that cache and passed the pull request.)"""
     project, act = pull_request_project(tmp_path, "gh")
-    reproduce_and_commit(project)  # main: the default forest
+    reproduce_and_commit(project)  # main: the default model
     main_lock = yaml.safe_load(git(project, "show", "main:dvc.lock"))
     (main_model,) = [out["md5"] for out in main_lock["stages"]["train"]["outs"] if out["path"] == "models/model.skops"]
     git(project, "checkout", "--quiet", "-b", "small-forest")

@@ -59,24 +59,24 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def change_the_template(template: Path, n_estimators: str | None = None) -> None:
+def change_the_template(template: Path, learning_rate: str | None = None) -> None:
     """A new workflow step and a changed default; optionally a change to a line users tune."""
     ci = template / CI_WORKFLOW
     edit(ci, "      - name: Run pre-commit hooks\n", NEW_STEP.lstrip("\n") + "\n      - name: Run pre-commit hooks\n")
     edit(template / TASK_PARAMS, "  test_size: 0.2 ", "  test_size: 0.25")
-    if n_estimators:
-        edit(template / TASK_PARAMS, "    n_estimators: 100", f"    n_estimators: {n_estimators}")
+    if learning_rate:
+        edit(template / TASK_PARAMS, "    learning_rate: 0.1\n", f"    learning_rate: {learning_rate}\n")
 
 
 def make_user_changes(project: Path, package: str = "tumour_classifier") -> None:
     """A tuned parameter, a code change, a new test and DVC state, committed."""
-    edit(project / "params.yaml", "    n_estimators: 100", "    n_estimators: 200")
+    edit(project / "params.yaml", "    learning_rate: 0.1\n", "    learning_rate: 0.05\n")
     with (project / "src" / package / "train.py").open("a", encoding="utf-8") as code:
         code.write("\n\n# Tuned on our own data: see the team's notes.\n")
     (project / "tests" / "unit" / "test_ours.py").write_text("def test_ours():\n    assert 1 + 1 == 2\n")
     (project / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
     git(project, "add", "--all")
-    git(project, "commit", "--quiet", "-m", "Tune the forest, note the change, add a test")
+    git(project, "commit", "--quiet", "-m", "Tune the model, note the change, add a test")
 
 
 def cruft(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -124,7 +124,7 @@ def test_cruft_update_brings_the_template_in_and_keeps_the_users_work(tmp_path):
     cruft(project, "update", "--skip-apply-ask")
     assert NEW_STEP in (project / ".github/workflows/ci.yml").read_text()
     params = (project / "params.yaml").read_text()
-    assert "  test_size: 0.25" in params and "    n_estimators: 200" in params
+    assert "  test_size: 0.25" in params and "    learning_rate: 0.05" in params
     assert "# Tuned on our own data" in (project / "src/tumour_classifier/train.py").read_text()
     assert (project / "tests/unit/test_ours.py").is_file()
     assert (project / "dvc.lock").read_text() == "schema: '2.0'\nstages: {}\n"
@@ -142,7 +142,7 @@ def test_a_conflicting_change_is_set_aside_as_a_listed_rej_file(tmp_path):
     template = template_copy(tmp_path)
     project = bake(tmp_path / "out", template=template)
     make_user_changes(project)
-    change_the_template(template, n_estimators="300")  # the line the user tuned
+    change_the_template(template, learning_rate="0.2")  # the line the user tuned
     commit_template(template, "More trees by default", tag="v0.2.0")
     with (template / "{{cookiecutter.project_slug}}/data/raw/README.md").open("a", encoding="utf-8") as readme:
         readme.write("\nUnreleased work.\n")
@@ -154,13 +154,13 @@ def test_a_conflicting_change_is_set_aside_as_a_listed_rej_file(tmp_path):
     done = update_script(project, "apply", "--checkout", "v0.2.0", "--body", str(body))
     assert "params.yaml.rej" in done.stdout
     params = (project / "params.yaml").read_text()
-    assert "    n_estimators: 200" in params, "the user's value is kept"
+    assert "    learning_rate: 0.05" in params, "the user's value is kept"
     assert "  test_size: 0.25" in params, "the template's change beside it still applies"
     assert "<<<<<<<" not in params and git(project, "diff", "--name-only", "--diff-filter=U") == ""
     rejected = (project / "params.yaml.rej").read_text()
-    assert "-    n_estimators: 100\n+    n_estimators: 300" in rejected
+    assert "-    learning_rate: 0.1\n+    learning_rate: 0.2" in rejected
     text = body.read_text()
-    assert "#### `params.yaml.rej`" in text and "+    n_estimators: 300" in text
+    assert "#### `params.yaml.rej`" in text and "+    learning_rate: 0.2" in text
     assert "Unreleased work" not in (project / "data/raw/README.md").read_text()
 
 
@@ -195,7 +195,7 @@ def test_the_update_workflow_opens_one_pull_request_and_then_nothing(tmp_path):
     git(project, "push", "--quiet", "origin", "main")
     main_on_origin = git(project, "rev-parse", "main")
 
-    change_the_template(template, n_estimators="300")
+    change_the_template(template, learning_rate="0.2")
     release = commit_template(template, "A lock check in CI; more trees by default", tag="v0.2.0")
 
     act = Act(project, tmp_path / "act")
@@ -207,7 +207,7 @@ def test_the_update_workflow_opens_one_pull_request_and_then_nothing(tmp_path):
     assert (call["action"], call["head"], call["base"]) == ("created", "template-update", "main")
     assert call["title"] == "Update from the template (v0.2.0)"
     assert f"v0.2.0 at commit `{release}`" in call["body"], "the body records the tag and the commit rendered"
-    assert "#### `params.yaml.rej`" in call["body"] and "+    n_estimators: 300" in call["body"]
+    assert "#### `params.yaml.rej`" in call["body"] and "+    learning_rate: 0.2" in call["body"]
     assert call["token"] == "token-for-tests"
     assert first.job_result(RENDER_JOB) == first.job_result(UPDATE_JOB) == "succeeded"
 
@@ -220,8 +220,8 @@ def test_the_update_workflow_opens_one_pull_request_and_then_nothing(tmp_path):
         return git(project, "show", f"{proposed}:{name}")
 
     assert NEW_STEP.strip() in proposed_file(".github/workflows/ci.yml")
-    assert "    n_estimators: 200" in proposed_file("params.yaml")
-    assert "+    n_estimators: 300" in proposed_file("params.yaml.rej")
+    assert "    learning_rate: 0.05" in proposed_file("params.yaml")
+    assert "+    learning_rate: 0.2" in proposed_file("params.yaml.rej")
     cruft_state = json.loads(proposed_file(".cruft.json"))
     assert (cruft_state["commit"], cruft_state["checkout"]) == (release, "v0.2.0")
     assert f"from the template's commit {release}." in git(project, "log", "--format=%B", "-1", proposed)

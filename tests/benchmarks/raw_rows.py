@@ -53,8 +53,8 @@ def single_row_p50(project: Path, env: dict[str, str], seconds: float) -> tuple[
     out = step([PACKAGE, "benchmark", "--duration", str(seconds), "--connections", "1"], project, env)
     for line in out.splitlines():
         fields = line.split()
-        if len(fields) == 8 and fields[:2] == ["1", "1"]:
-            return float(fields[4]), out
+        if len(fields) == 9 and fields[:3] == ["1", "rows", "1"]:  # rows, as, connections
+            return float(fields[5]), out
     raise SystemExit(f"no single-row line in the benchmark's output:\n{out}")
 
 

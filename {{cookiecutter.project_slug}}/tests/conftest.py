@@ -48,6 +48,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 NOTES: list[str] = []
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # With `pytest -n auto` (pytest-xdist) tests run in worker processes: each hands its notes
+    # to the main process, which prints them.
+    handed_over = getattr(session.config, "workeroutput", None)
+    if handed_over is not None:
+        handed_over["notes"] = NOTES
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: the main process learns a worker finished
+def pytest_testnodedown(node, error) -> None:
+    NOTES.extend(getattr(node, "workeroutput", {}).get("notes", []))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if NOTES:
         terminalreporter.section("notes")

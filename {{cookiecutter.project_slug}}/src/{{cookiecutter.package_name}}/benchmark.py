@@ -2,9 +2,9 @@
 
 Starts ``serve`` as a subprocess on a free loopback port, waits until it is ready, then
 drives it from a separate process for a bounded time per scenario (1 row and 100 rows per
-request, at each number of connections): keep-alive connections, one request in flight per
-connection, a request prebuilt as HTTP/1.1 bytes and raw asyncio streams, so the client
-costs little. The client's CPU use is printed: near 100 % it would be the bottleneck.
+request, the 100 rows also as columns, at each number of connections): keep-alive
+connections, one request in flight per connection, a request prebuilt as HTTP/1.1 bytes and
+raw asyncio streams, so the client costs little. The client's CPU use is printed: near 100 % it would be the bottleneck.
 Latency is measured from sending the request to reading the last byte of the response.
 Needs the pipeline's outputs (``dvc repro``); the rows are the first of the test split, sent raw
 (text categories, null for an empty cell) as a client sends them.
@@ -153,7 +153,12 @@ def run(duration: float = 5.0, connections: list[int] | None = None) -> list[dic
     metadata = artifact.read_metadata()
     rows = test[schema.features]
     raw = export.request_rows(rows.head(100), schema.feature_types)  # as a client sends them
-    bodies = {count: json.dumps({"rows": raw[:count]}).encode() for count in (1, 100)}
+    columns = {name: [row[name] for row in raw] for name in schema.features}
+    bodies = {
+        ("rows", 1): json.dumps({"rows": raw[:1]}).encode(),
+        ("rows", 100): json.dumps({"rows": raw}).encode(),
+        ("columns", 100): json.dumps({"columns": columns}).encode(),
+    }
 
     print(f"model {metadata['model_version']}: in-process predict (median)")
     for runtime, count, seconds in _in_process(rows, schema.feature_types):
@@ -169,16 +174,17 @@ def run(duration: float = 5.0, connections: list[int] | None = None) -> list[dic
             cold = _wait_ready(port, server)
             print(f"\nservice: ready {cold:.2f} s after start, {_rss_mib(server.pid) or float('nan'):.0f} MiB resident")
             print(
-                f"\n{'rows':>4} {'conns':>5} {'req/s':>9} {'rows/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+                f"\n{'rows':>4} {'as':<7} {'conns':>5} {'req/s':>9} {'rows/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
                 f"{'errors':>6} {'client CPU %':>12}"
             )
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as client:
-                for count, body in bodies.items():
+                for (form, count), body in bodies.items():
                     for connection_count in connections:
                         done = client.submit(_drive, port, body, connection_count, duration).result()
                         latencies = pd.Series(done["latencies"])
                         result = {
                             "rows": count,
+                            "form": form,
                             "connections": connection_count,
                             "requests_per_second": len(latencies) / duration,
                             "p50_ms": latencies.quantile(0.5) * 1000,
@@ -188,7 +194,7 @@ def run(duration: float = 5.0, connections: list[int] | None = None) -> list[dic
                         }
                         results.append(result)
                         print(
-                            f"{count:>4} {connection_count:>5} {result['requests_per_second']:>9.0f} "
+                            f"{count:>4} {form:<7} {connection_count:>5} {result['requests_per_second']:>9.0f} "
                             f"{result['requests_per_second'] * count:>9.0f} {result['p50_ms']:>8.3f} "
                             f"{result['p99_ms']:>8.3f} {result['errors']:>6} {result['client_cpu'] * 100:>12.0f}"
                         )

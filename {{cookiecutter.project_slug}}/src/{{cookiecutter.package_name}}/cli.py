@@ -42,7 +42,7 @@ def _export(args: argparse.Namespace) -> None:
     from . import export
 
     params = load_params(args.params)
-    record = export.run(trusted_extra=params.model.extra_trusted_types)
+    record = export.run(params)
     if record["runtime"] == "onnx":
         print(f"export: wrote {export.ONNX_PATH} (sha256 {record['onnx_sha256'][:12]}); parity {record['parity']}")
     else:

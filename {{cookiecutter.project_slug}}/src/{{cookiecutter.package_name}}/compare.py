@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import artifact
+from . import artifact, export, runtime
 from .config import Params, load_params
-from .data import PROCESSED_DIR, SCHEMA_FILE, TEST_FILE, Schema, model_input
+from .data import PROCESSED_DIR, SCHEMA_FILE, TEST_FILE, Schema
 from .errors import MissingOutputError
 from .evaluate import METRIC_GOALS, METRICS_FILE
 
@@ -59,6 +60,24 @@ class Side:
         """The model, only if its SHA-256 matches this side's metadata."""
         model, _ = artifact.load_verified(self.model_path, self.root / artifact.METADATA_PATH)
         return model
+
+    def load_predictor(self) -> runtime.Predictor:
+        """The model as this side serves it (the runtime its serving record names), each file verified."""
+        return runtime.load(
+            self.root / artifact.METADATA_PATH,
+            self.root / export.SERVING_PATH,
+            self.model_path,
+            self.root / export.ONNX_PATH,
+        )
+
+    def first_request(self) -> dict[str, list]:
+        """This side's first test row as the service receives it (JSON values), column by column."""
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(self.root / PROCESSED_DIR / TEST_FILE) as table:  # one row read, not the whole split
+            first = next(table.iter_batches(batch_size=1, columns=self.schema.features)).to_pandas()
+        (row,) = export.request_rows(first, self.schema.feature_types)
+        return {name: [value] for name, value in row.items()}
 
 
 @dataclass(frozen=True)
@@ -145,26 +164,20 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def predict_latency_ms(models: list[Any], row: pd.DataFrame, repeats: int = 50) -> list[float]:
-    """Median single-row predict time of each model, measured interleaved in one process.
+def predict_latency_ms(calls: list[Callable[[], Any]], repeats: int = 50) -> list[float]:
+    """Median time of each call (a single-row predict), measured interleaved in one process.
 
     Interleaving keeps machine noise from favouring one side: both see the same conditions.
     """
-    timings: list[list[float]] = [[] for _ in models]
-    predict = [getattr(m, "predict_proba", m.predict) for m in models]
-    for function in predict:  # warm up caches and lazy initialisation
-        function(row)
+    timings: list[list[float]] = [[] for _ in calls]
+    for call in calls:  # warm up caches and lazy initialisation
+        call()
     for _ in range(repeats):
-        for index, function in enumerate(predict):
+        for index, call in enumerate(calls):
             start = time.perf_counter()
-            function(row)
+            call()
             timings[index].append((time.perf_counter() - start) * 1000)
     return [statistics.median(t) for t in timings]
-
-
-def first_test_row(side: Side) -> pd.DataFrame:
-    test = pd.read_parquet(side.root / PROCESSED_DIR / TEST_FILE)
-    return model_input(test.head(1), side.schema)
 
 
 def roc_on_grid(table: pd.DataFrame, grid: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ class CustomModelParams(_Strict):
 
 
 class ModelParams(_Strict):
-    type: str = "random_forest"
+    type: str = "hist_gradient_boosting"
     hyperparameters: dict[str, object] = Field(default_factory=dict)
     preprocessing: PreprocessingParams = Field(default_factory=PreprocessingParams)
     custom: CustomModelParams | None = None
@@ -77,6 +77,13 @@ class ModelParams(_Strict):
         if self.type != "custom" and self.custom is not None:
             raise ValueError("model.custom is for model.type custom; remove it or set the type")
         return self
+
+
+class EvaluateParams(_Strict):
+    # Permutation importance and the plots of single rows draw a seeded sample of the test split
+    # at most this long, so evaluation takes seconds at any size; the metrics use every row.
+    sample_rows: int = Field(5_000, ge=100)
+    importance_repeats: int = Field(5, ge=1, le=100)
 
 
 class DirectionCheck(_Strict):
@@ -106,11 +113,21 @@ class MonitoringParams(_Strict):
     max_rows: int = Field(200_000, ge=100)  # seeded sample of each side for the tests
 
 
+class ExportParams(_Strict):
+    # The ONNX model is checked against scikit-learn on at most this many rows of the test split (seeded).
+    parity_rows: int = Field(10_000, ge=1)
+    # A larger ONNX file fails the export stage: onnxruntime holds about 11 times the file in memory
+    # (a forest's tree ensemble), in every replica of the service.
+    max_model_mb: float = Field(40.0, gt=0)
+
+
 class Params(_Strict):
     task: Task = "classification"
     seed: int = 42
     data: DataParams = Field(default_factory=DataParams)
     model: ModelParams = Field(default_factory=ModelParams)
+    export: ExportParams = Field(default_factory=ExportParams)
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     quality: QualityParams = Field(default_factory=QualityParams)
     monitoring: MonitoringParams = Field(default_factory=MonitoringParams)
 

@@ -185,13 +185,17 @@ def typed(frame: Any, contract: Contract) -> Any:
         if column is None:
             out[name] = values
         elif column.type == "numeric":
+            if values.dtype == "float64":  # read as numbers already: nothing to convert, nothing to copy
+                out[name] = values
+                continue
             numbers = pd.to_numeric(values, errors="coerce")
             out[name] = numbers.astype("float64") if numbers.notna().sum() == values.notna().sum() else values
         elif column.type == "boolean":
             out[name] = as_booleans(values)
         else:
             out[name] = as_text(values)
-    return pd.DataFrame(out, index=frame.index)
+    # The columns as they are, side by side: a table of a million rows is not copied once more.
+    return pd.DataFrame(out, index=frame.index, copy=False)
 
 
 def as_text(values: Any) -> Any:
@@ -231,7 +235,15 @@ def as_booleans(values: Any) -> Any:
             return 0.0
         return value if word else math.nan
 
-    converted = pd.Series([boolean(value) for value in values], index=values.index, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        # Text cells (a CSV read as text): each distinct word converted once, then looked up per row.
+        words = values.dropna().unique()
+        converted = values.map(dict(zip(words, (boolean(word) for word in words), strict=True)))  # empty: NaN
+        if pd.api.types.is_float_dtype(converted):
+            return converted.astype("float64")
+        converted = converted.astype(object).where(converted.notna(), math.nan)
+    else:
+        converted = pd.Series([boolean(value) for value in values], index=values.index, dtype=object)
     if all(isinstance(value, float) for value in converted):
         return converted.astype("float64")
     return converted
@@ -260,7 +272,7 @@ def check(frame: Any, contract: Contract, columns: list[str], contract_path: Pat
     for name in present:
         column, values = contract[name], frame[name]
         checks = []
-        if column.type in ("numeric", "boolean"):
+        if column.type in ("numeric", "boolean") and not pd.api.types.is_numeric_dtype(values):
             numbers = pd.to_numeric(values, errors="coerce")
             wrong_type = values[numbers.isna() & values.notna()]
             if len(wrong_type):
@@ -276,7 +288,9 @@ def check(frame: Any, contract: Contract, columns: list[str], contract_path: Pat
         schema_columns[name] = pa.Column(checks=checks, nullable=True)
     failures = pd.DataFrame(columns=["column", "check", "failure_case", "index"])
     try:
-        pa.DataFrameSchema(schema_columns, strict=False).validate(pd.DataFrame(checkable), lazy=True)
+        # inplace: the frame is built for the check alone, and pandera would otherwise copy it first.
+        checked = pd.DataFrame(checkable, copy=False)
+        pa.DataFrameSchema(schema_columns, strict=False).validate(checked, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         failures = errors.failure_cases
 

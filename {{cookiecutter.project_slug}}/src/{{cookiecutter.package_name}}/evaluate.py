@@ -4,6 +4,12 @@ Writes ``reports/metrics.json`` (what ``dvc metrics`` shows and the quality test
 plot data in ``reports/plots/`` (what ``dvc plots`` draws), PNG renderings of the same plots
 in ``reports/figures/``, and ``models/metadata.json``: the model's record (hash, version,
 git commit, data hash, params, metrics, library versions).
+
+The model is scored as it is served: through the runtime ``models/serving.json`` names (the
+ONNX session, or scikit-learn when the model could not be converted), so the metrics are
+those of what production runs, and the fastest runtime does the work. The metrics and the
+curves use every test row; permutation importance and the plots of single rows use a seeded
+sample of at most ``evaluate.sample_rows`` rows, so the stage takes seconds at any size.
 """
 
 from __future__ import annotations
@@ -13,16 +19,16 @@ import json
 import platform
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from . import __version__, artifact, plots
-from .config import Params
-from .data import PROCESSED_DIR, Schema, load_split, model_input
+from . import __version__, artifact, export, plots, runtime
+from .config import EvaluateParams, Params
+from .data import PROCESSED_DIR, Schema, load_part, model_input
 
 REPORTS_DIR = Path("reports")
 METRICS_FILE = REPORTS_DIR / "metrics.json"
@@ -84,24 +90,42 @@ def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, fl
     }
 
 
+def sample_positions(rows: int, most: int, seed: int) -> np.ndarray:
+    """Positions of a seeded sample of ``most`` of ``rows`` rows, in table order; every row when there are fewer."""
+    if rows <= most:
+        return np.arange(rows)
+    return np.sort(np.random.default_rng(seed).choice(rows, size=most, replace=False))
+
+
 def evaluate(
-    model: Any, test: pd.DataFrame, schema: Schema, seed: int
+    predictor: runtime.Predictor, test: pd.DataFrame, schema: Schema, seed: int, settings: EvaluateParams
 ) -> tuple[dict, dict[str, pd.DataFrame], dict | None]:
     """Metrics (rounded, so they diff cleanly), plot tables and, for classification, the metrics
-    of each class, on the test split."""
+    of each class, on the test split, scored by ``predictor``."""
     per_class = None
     features, y_true = model_input(test, schema), test[schema.target]
+    sample = sample_positions(len(test), settings.sample_rows, seed)
+    scores = np.asarray(predictor.predict_frame(features), dtype=np.float64)  # ONNX answers in float32
     if schema.task == "classification":
-        classes = model.classes_
-        proba = model.predict_proba(features)
-        scores = classification_metrics(y_true, proba, classes)
-        tables = plots.classification_tables(y_true, proba, classes)
-        per_class = per_class_metrics(y_true, proba, classes)
+        classes = predictor.classes
+        metrics = classification_metrics(y_true, scores, classes)
+        tables = plots.classification_tables(y_true, scores, classes, sample)
+        per_class = per_class_metrics(y_true, scores, classes)
+
+        def predict(frame: pd.DataFrame) -> np.ndarray:
+            return classes[predictor.predict_frame(frame).argmax(axis=1)]
     else:
-        predicted = model.predict(features)
-        scores = regression_metrics(y_true, predicted)
-        tables = plots.regression_tables(y_true, predicted)
-    importance = permutation_importance(model, features, y_true, schema.task, seed=seed)
+        metrics = regression_metrics(y_true, scores)
+        tables = plots.regression_tables(y_true.iloc[sample], scores[sample])
+        predict = predictor.predict_frame
+    importance = permutation_importance(
+        predict,
+        features.iloc[sample].reset_index(drop=True),
+        y_true.iloc[sample].reset_index(drop=True),
+        schema.task,
+        seed=seed,
+        repeats=settings.importance_repeats,
+    )
     tables["feature_importance"] = (
         importance.round(6)
         .rename_axis("feature")
@@ -109,11 +133,11 @@ def evaluate(
         .sort_values("importance", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
-    return {name: round(float(value), 6) for name, value in scores.items()}, tables, per_class
+    return {name: round(float(value), 6) for name, value in metrics.items()}, tables, per_class
 
 
 def permutation_importance(
-    model: Any,
+    predict: Callable[[pd.DataFrame], np.ndarray],
     features: pd.DataFrame,
     target: pd.Series,
     task: str,
@@ -123,6 +147,7 @@ def permutation_importance(
 ) -> pd.Series:
     """Mean drop in score (accuracy or R²) when one feature's values are shuffled, per feature.
 
+    ``predict`` returns the predicted label (classification) or value (regression) of each row.
     The same estimate as scikit-learn's ``permutation_importance`` with the estimator's
     default score, but the shuffled copies are scored in a few large ``predict`` calls
     instead of one call per feature and repeat: for a forest on a small test set the fixed
@@ -130,7 +155,7 @@ def permutation_importance(
     ``rows_per_call`` bounds the memory a call takes.
     """
     score = skm.accuracy_score if task == "classification" else skm.r2_score
-    baseline = score(target, model.predict(features))
+    baseline = score(target, predict(features))
     rng = np.random.default_rng(seed)
     rows = len(features)
     blocks = [(column, rng.permutation(rows)) for column in features.columns for _ in range(repeats)]
@@ -143,7 +168,7 @@ def permutation_importance(
             shuffled = features.copy()
             shuffled[column] = features[column].to_numpy()[order]
             copies.append(shuffled)
-        predicted = model.predict(pd.concat(copies, ignore_index=True))
+        predicted = predict(pd.concat(copies, ignore_index=True))
         for index, (column, _) in enumerate(chunk):
             drops[column].append(baseline - score(target, predicted[index * rows : (index + 1) * rows]))
     return pd.Series({column: float(np.mean(values)) for column, values in drops.items()})
@@ -171,12 +196,17 @@ def run(
     model_path: Path = artifact.MODEL_PATH,
     reports_dir: Path = REPORTS_DIR,
     metadata_path: Path = artifact.METADATA_PATH,
+    serving_path: Path = export.SERVING_PATH,
+    onnx_path: Path = export.ONNX_PATH,
 ) -> dict[str, float]:
     """The ``evaluate`` stage; returns the metrics it wrote."""
-    _, test, schema = load_split(data_dir)
+    test, schema = load_part("test", data_dir)
     # The model comes straight from the train stage; its hash is recorded here, then verified on every later load.
-    model = artifact.load_model(model_path, params.model.extra_trusted_types)
-    scores, tables, per_class = evaluate(model, test, schema, params.seed)
+    model_sha256 = artifact.sha256(model_path.read_bytes())
+    predictor = runtime.served(
+        model_sha256, model_path, serving_path, model_path, onnx_path, params.model.extra_trusted_types
+    )
+    scores, tables, per_class = evaluate(predictor, test, schema, params.seed, params.evaluate)
 
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
@@ -186,7 +216,6 @@ def run(
     plots.write_tables(tables, reports_dir / "plots")
     plots.render_figures(tables, schema.task, reports_dir / "figures")
 
-    model_sha256 = artifact.sha256(model_path.read_bytes())
     artifact.write_metadata(
         {
             "model_sha256": model_sha256,

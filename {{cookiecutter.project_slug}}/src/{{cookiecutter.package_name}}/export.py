@@ -10,25 +10,42 @@ The graph has one input per feature, named after it: numeric and boolean columns
 ``float64`` (NaN for an empty cell), categorical ones as text, where an empty cell is the
 empty string (ONNX text cannot be NaN). :func:`feeds` builds these inputs from rows.
 
-Two adapters make the whole pipeline convert:
+Three adapters make the whole pipeline convert:
 
 - Imputation (:func:`_convert_imputer`): skl2onnx writes scikit-learn's ``SimpleImputer``
   as the ``Imputer`` operator, which onnxruntime runs only on ``float32`` and whose text form
   needs the missing marker to be a string. Numbers are imputed with ``IsNaN`` and ``Where``
   in ``float64``; text uses skl2onnx's own converter with the empty string as the marker.
-- Parity: scikit-learn's decision trees and forests compare ``float32`` features with their
-  thresholds, but the preparation before them computes in ``float64``. A value next to a
-  threshold would take the other branch if the preparation ran in ``float32`` (a whole
-  tree's vote, 0.01). So the preparation is converted on its own in ``float64`` and cast to
-  ``float32`` right before a forest, as scikit-learn does. Other estimators run in
-  ``float64`` throughout.
+- Forests (:func:`_add_forest`): scikit-learn's decision trees and forests compare
+  ``float32`` features with their thresholds, but the preparation before them computes in
+  ``float64``. A value next to a threshold would take the other branch if the preparation ran
+  in ``float32`` (a whole tree's vote, 0.01). So the preparation runs in ``float64`` and a
+  ``Cast`` to ``float32`` comes right before the forest, as in scikit-learn. skl2onnx converts
+  the preparation; the forest's tree ensemble is written into the same graph from the trees'
+  arrays, one tree at a time (skl2onnx's own forest converter holds about ten times the ONNX
+  file in Python lists). Other tree models get the same ``Cast`` before skl2onnx's converter.
+- HistGradientBoosting (:func:`_convert_hist_gradient_boosting`): it compares ``float64``
+  features with ``float64`` thresholds. skl2onnx's converter builds the tree attributes right
+  but hands onnx a mix of numpy and Python numbers that ``make_node`` refuses, and would round
+  the thresholds to ``float32``; the adapter gives them as Python numbers and the thresholds
+  and leaf values as ``float64`` tensors. Native categorical splits (``categorical_features``)
+  have no ONNX form in skl2onnx: such a model is served by scikit-learn (the default pipeline
+  gives HistGradientBoosting its categories as ordinal codes, split like numbers).
 
 When ONNX differs from scikit-learn beyond :data:`PROBABILITY_TOLERANCE` (classification:
 largest difference of a class probability, and every predicted label equal) or
-:data:`RELATIVE_TOLERANCE` (regression), the stage fails. When the converter cannot handle
-the estimator at all (HistGradientBoosting with skl2onnx 1.20 and onnx 1.23; a custom model
-without a converter), the model is served by scikit-learn instead, and ``serving.json``
-says so and why; ``models/onnx/`` is then empty.
+:data:`RELATIVE_TOLERANCE` (regression), the stage fails. The check runs on the whole test
+split, or on ``export.parity_rows`` of its rows drawn with the seed when it is larger. When
+the converter cannot handle the estimator at all (a custom model without a converter,
+HistGradientBoosting with native categorical splits), the model is served by scikit-learn
+instead, and ``serving.json`` says so and why; ``models/onnx/`` is then empty.
+
+A model larger than ``export.max_model_mb`` fails the stage, with its size and how to bound
+it: a forest is refused before conversion from its node count, any model after it from its
+size. The export holds one copy of the model at a time where it can: scikit-learn's outputs
+for the parity check are computed first, the ONNX graph is built in one piece (no merge of
+two graphs) and serialized once, and the scikit-learn model and the bytes are dropped before
+onnxruntime reads the file (its session takes about 11 times a forest's file in memory).
 
 skl2onnx and onnxruntime are imported on use: they take a second to load.
 """
@@ -49,6 +66,8 @@ from .errors import ArtifactError, MissingOutputError
 if TYPE_CHECKING:  # the service imports this module: it needs neither pandas nor scikit-learn to start
     import pandas as pd
 
+    from .config import Params
+
 ONNX_DIR = Path("models/onnx")
 ONNX_PATH = ONNX_DIR / "model.onnx"
 SERVING_PATH = Path("models/serving.json")
@@ -63,6 +82,10 @@ RECORDED_LIBRARIES = ["skl2onnx", "onnx", "onnxruntime"]
 
 class ParityError(ArtifactError):
     """The ONNX model's predictions differ from scikit-learn's beyond the tolerance."""
+
+
+class ModelSizeError(ArtifactError):
+    """The model is larger than ``export.max_model_mb``."""
 
 
 def _casts_to_float32(estimator: Any) -> bool:
@@ -94,6 +117,107 @@ def _convert_imputer(scope: Any, operator: Any, container: Any) -> None:
     )
 
 
+TREE_ENSEMBLES = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
+# Tree-ensemble attributes that ai.onnx.ml 3 takes as float64 tensors (as plain attributes they are float32).
+DOUBLE_ATTRIBUTES = ("nodes_values", "class_weights", "target_weights", "base_values")
+
+
+def _python_value(value: Any) -> Any:
+    """A numpy scalar as the Python int, float or str onnx.helper accepts (it refuses numpy integers and bools)."""
+    if isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, (bool, np.bool_, int, np.integer)):
+        return int(value)
+    return float(value)
+
+
+class _TreeEnsembleWriter:
+    """skl2onnx's node container, writing the tree ensemble of one operator as onnx and onnxruntime need it.
+
+    - Attribute lists as Python numbers: skl2onnx's HistGradientBoosting converter mixes in
+      numpy integers and booleans, which ``onnx.helper.make_node`` refuses.
+    - With ``float64``, thresholds and leaf values as float64 tensors (ai.onnx.ml 3), which
+      skl2onnx would otherwise round to float32.
+    - The scores, float32 in a tree ensemble whatever its input, cast to the type skl2onnx
+      declared for the operator's output.
+
+    Every other node goes to the container as it is.
+    """
+
+    def __init__(self, container: Any, scope: Any, operator: Any, float64: bool) -> None:
+        self._container, self._scope, self._operator, self._float64 = container, scope, operator, float64
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
+
+    def add_node(self, op_type: str, inputs: Any, outputs: Any, op_domain: str = "", **attributes: Any) -> None:
+        if op_type not in TREE_ENSEMBLES:
+            self._container.add_node(op_type, inputs, outputs, op_domain=op_domain, **attributes)
+            return
+        from onnx import TensorProto, numpy_helper
+        from skl2onnx.common.data_types import DoubleTensorType
+
+        if self._float64:
+            attributes.update(op_version=3)
+            attributes.pop("nodes_hitrates", None)  # optional, and all 1.0
+        plain: dict[str, Any] = {}
+        for key, value in attributes.items():
+            if self._float64 and key in DOUBLE_ATTRIBUTES:
+                plain[f"{key}_as_tensor"] = numpy_helper.from_array(np.asarray(value, dtype=np.float64).ravel())
+            elif isinstance(value, (list, tuple, np.ndarray)):
+                plain[key] = [_python_value(item) for item in value]
+            else:
+                plain[key] = value
+        outputs = [outputs] if isinstance(outputs, str) else list(outputs)
+        if not isinstance(self._operator.outputs[-1].type, DoubleTensorType):
+            self._container.add_node(op_type, inputs, outputs, op_domain=op_domain, **plain)
+            return
+        scores = self._scope.get_unique_variable_name("scores_float32")
+        self._container.add_node(op_type, inputs, [*outputs[:-1], scores], op_domain=op_domain, **plain)
+        cast = self._scope.get_unique_operator_name("Cast")
+        self._container.add_node("Cast", [scores], [outputs[-1]], name=cast, to=TensorProto.DOUBLE)
+
+
+def _forest_after_float32_cast(converter: Any) -> Any:
+    """skl2onnx's converter of a tree model, after a Cast of its (float64) input to float32, as scikit-learn does."""
+
+    def convert_after_cast(scope: Any, operator: Any, container: Any) -> None:
+        from onnx import TensorProto
+        from skl2onnx.common.data_types import FloatTensorType
+
+        source = operator.inputs[0]
+        if not isinstance(source.type, FloatTensorType):
+            features = scope.declare_local_variable("features_float32", FloatTensorType(source.type.shape))
+            cast = scope.get_unique_operator_name("Cast")
+            container.add_node("Cast", [source.full_name], [features.full_name], name=cast, to=TensorProto.FLOAT)
+            operator.inputs.set_element(0, features)
+        converter(scope, operator, _TreeEnsembleWriter(container, scope, operator, float64=False))
+
+    return convert_after_cast
+
+
+def _convert_hist_gradient_boosting(scope: Any, operator: Any, container: Any) -> None:
+    """HistGradientBoosting in ONNX: skl2onnx's tree attributes, in float64 (see :class:`_TreeEnsembleWriter`)."""
+    from skl2onnx.operator_converters.random_forest import (
+        convert_sklearn_random_forest_classifier,
+        convert_sklearn_random_forest_regressor_converter,
+    )
+    from sklearn.base import is_classifier
+
+    estimator = operator.raw_operator
+    categorical = getattr(estimator, "is_categorical_", None)
+    if categorical is not None and categorical.any():
+        raise NotImplementedError(
+            "HistGradientBoosting's native categorical splits (categorical_features) have no ONNX form in skl2onnx"
+        )
+    converter = (
+        convert_sklearn_random_forest_classifier
+        if is_classifier(estimator)
+        else convert_sklearn_random_forest_regressor_converter
+    )
+    converter(scope, operator, _TreeEnsembleWriter(container, scope, operator, float64=True), op_version=3)
+
+
 def _input_types(feature_types: dict[str, str]) -> list[tuple[str, Any]]:
     from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
 
@@ -103,16 +227,124 @@ def _input_types(feature_types: dict[str, str]) -> list[tuple[str, Any]]:
     ]
 
 
-def _to_onnx(model: Any, inputs: list[tuple[str, Any]], options: dict | None = None) -> Any:
+def _is_forest(estimator: Any) -> bool:
+    """A single-output forest of scikit-learn decision trees (random forest, extra trees)."""
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+
+    forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+    return isinstance(estimator, forests) and getattr(estimator, "n_outputs_", 1) == 1
+
+
+def _attribute(node: Any, name: str, kind: int) -> Any:
+    """A new attribute of the node, filled in place: no copy of a large list is made."""
+    attribute = node.attribute.add()
+    attribute.name, attribute.type = name, kind
+    return attribute
+
+
+def _add_forest(graph: Any, source: str, estimator: Any) -> list[Any]:
+    """Append a forest's tree ensemble to the graph, reading ``source`` (float64 features); return its outputs.
+
+    skl2onnx builds a forest's attributes as Python lists, about ten times the ONNX file in
+    memory; here each tree's public arrays (``tree_``) go into the node one tree at a time.
+    The features are cast to float32 and each threshold rounded down to the float32 at or
+    below it, so that a float32 feature takes the branch it takes in scikit-learn.
+    """
+    from onnx import AttributeProto, TensorProto, helper
+    from sklearn.base import is_classifier
+
+    taken = {name for node in graph.node for name in node.output} | {value.name for value in graph.input}
+    taken |= {tensor.name for tensor in graph.initializer}
+
+    def unused(name: str) -> str:
+        candidate, number = name, 1
+        while candidate in taken:
+            candidate, number = f"{name}{number}", number + 1
+        taken.add(candidate)
+        return candidate
+
+    features = unused("features_float32")
+    graph.node.append(helper.make_node("Cast", [source], [features], to=TensorProto.FLOAT, name=unused("to_float32")))
+    classifier = is_classifier(estimator)
+    node = graph.node.add()
+    node.op_type, node.domain = ("TreeEnsembleClassifier" if classifier else "TreeEnsembleRegressor"), "ai.onnx.ml"
+    node.name = unused(node.op_type)
+    node.input.append(features)
+    ints, floats = AttributeProto.INTS, AttributeProto.FLOATS
+    nodes = {
+        name: _attribute(node, f"nodes_{name}", floats if name == "values" else ints)
+        for name in ("treeids", "nodeids", "featureids", "values", "truenodeids", "falsenodeids")
+    }
+    missing_tracks_true = _attribute(node, "nodes_missing_value_tracks_true", ints)
+    modes = _attribute(node, "nodes_modes", AttributeProto.STRINGS)
+    leaf_prefix = "class" if classifier else "target"
+    leaves = {name: _attribute(node, f"{leaf_prefix}_{name}", ints) for name in ("treeids", "nodeids", "ids")}
+    weights = _attribute(node, f"{leaf_prefix}_weights", floats)
+    trees = [tree.tree_ for tree in estimator.estimators_]
+    classes = estimator.classes_ if classifier else None
+    for number, tree in enumerate(trees):
+        leaf = tree.children_left == -1  # scikit-learn marks a leaf by no left child
+        count = tree.node_count
+        threshold = tree.threshold.astype(np.float32)
+        above = threshold.astype(np.float64) > tree.threshold
+        threshold[above] = np.nextafter(threshold[above], np.float32(-np.inf))
+        threshold[leaf] = 0.0
+        nodes["treeids"].ints.extend(np.full(count, number))
+        nodes["nodeids"].ints.extend(np.arange(count))
+        nodes["featureids"].ints.extend(np.where(leaf, 0, tree.feature))
+        nodes["values"].floats.extend(threshold)
+        nodes["truenodeids"].ints.extend(np.where(leaf, 0, tree.children_left))
+        nodes["falsenodeids"].ints.extend(np.where(leaf, 0, tree.children_right))
+        missing = getattr(tree, "missing_go_to_left", None)  # trees fitted on empty cells send them one way
+        missing_tracks_true.ints.extend(np.zeros(count, np.int64) if missing is None else np.where(leaf, 0, missing))
+        modes.strings.extend([b"LEAF" if is_leaf else b"BRANCH_LEQ" for is_leaf in leaf])
+        at = np.flatnonzero(leaf)
+        values = tree.value[at, 0, :]
+        if classifier:
+            values = values / np.maximum(values.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
+            if len(classes) == 2:  # one score per leaf, the second class's; onnxruntime gives the first 1 - score
+                values = values[:, 1:]
+        per_leaf = values.shape[1]
+        leaves["treeids"].ints.extend(np.full(at.size * per_leaf, number))
+        leaves["nodeids"].ints.extend(np.repeat(at, per_leaf))
+        leaves["ids"].ints.extend(np.tile(np.arange(per_leaf), at.size))
+        weights.floats.extend((values / len(trees)).astype(np.float32).ravel())
+    if classifier:
+        numeric = all(isinstance(label, (int, np.integer, bool, np.bool_)) for label in classes)
+        kind = ints if numeric else AttributeProto.STRINGS
+        labels = _attribute(node, "classlabels_int64s" if numeric else "classlabels_strings", kind)
+        if numeric:
+            labels.ints.extend(int(label) for label in classes)
+        else:
+            labels.strings.extend(str(label).encode() for label in classes)
+        label_type = TensorProto.INT64 if numeric else TensorProto.STRING
+        outputs = [
+            helper.make_tensor_value_info(unused("label"), label_type, [None]),
+            helper.make_tensor_value_info(unused("probabilities"), TensorProto.FLOAT, [None, len(classes)]),
+        ]
+    else:
+        node.attribute.append(helper.make_attribute("n_targets", 1))
+        outputs = [helper.make_tensor_value_info(unused("variable"), TensorProto.FLOAT, [None, 1])]
+    node.attribute.append(helper.make_attribute("post_transform", "NONE"))
+    node.output.extend(output.name for output in outputs)
+    return outputs
+
+
+def _skl2onnx(model: Any, feature_types: dict[str, str], adapters: dict[type, Any], options: dict | None) -> Any:
     from skl2onnx import convert_sklearn
-    from sklearn.impute import SimpleImputer
 
     return convert_sklearn(
         model,
-        initial_types=inputs,
+        initial_types=_input_types(feature_types),
         options=options,
         target_opset=TARGET_OPSET,
-        custom_conversion_functions={SimpleImputer: _convert_imputer},
+        custom_conversion_functions=adapters,
+        name="model",  # skl2onnx's default is random: the same model must give the same bytes
     )
 
 
@@ -121,51 +353,38 @@ def convert(model: Any, feature_types: dict[str, str]) -> bytes:
 
     Raises whatever skl2onnx raises for an estimator it cannot convert.
     """
-    from onnx import TensorProto, compose, helper
-    from skl2onnx.common.data_types import FloatTensorType
+    from onnx import helper
+    from skl2onnx import get_model_alias
+    from skl2onnx.common._registration import get_converter
     from sklearn.base import is_classifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
 
     steps = model.steps if isinstance(model, Pipeline) else [("model", model)]
     estimator = steps[-1][1]
-    options = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None  # probabilities as a tensor
-    inputs = _input_types(feature_types)
-    if not _casts_to_float32(estimator) or len(steps) == 1:
-        if len(steps) == 1 and any(kind in TEXT_TYPES for kind in feature_types.values()):
-            raise ValueError("the estimator takes text columns without a preparation step")
-        whole = _to_onnx(model, inputs, options)
-        whole.graph.doc_string = ""
-        return whole.SerializeToString()
-
-    before = _to_onnx(Pipeline(steps[:-1]), inputs)
-    width = len(Pipeline(steps[:-1]).get_feature_names_out())
-    final = _to_onnx(estimator, [("features", FloatTensorType([None, width]))], options)
-    before = compose.add_prefix(before, "pre_", rename_inputs=False)
-    # One set of opsets for both halves: the preparation may need a newer ai.onnx.ml (LabelEncoder) than the forest.
-    opsets: dict[str, int] = {}
-    for imported in [*before.opset_import, *final.opset_import]:
-        opsets[imported.domain] = max(opsets.get(imported.domain, 0), imported.version)
-    del final.opset_import[:]
-    final.opset_import.extend(helper.make_opsetid(domain, version) for domain, version in sorted(opsets.items()))
-    prepared = before.graph.output[0].name
-    cast = helper.make_node("Cast", [prepared], ["features"], to=TensorProto.FLOAT, name="to_float32")
-    preprocess = helper.make_model(
-        helper.make_graph(
-            [*before.graph.node, cast],
-            "prepare",
-            list(before.graph.input),
-            [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, width])],
-            initializer=list(before.graph.initializer),
-        ),
-        opset_imports=list(final.opset_import),
-        ir_version=final.ir_version,
-    )
-    merged = compose.merge_models(preprocess, final, io_map=[("features", "features")])
-    # merge_models adds a random suffix to the name and a note to the doc string:
-    # the same model must give the same bytes.
-    merged.graph.name, merged.graph.doc_string = "model", ""
-    merged.producer_name, merged.producer_version = final.producer_name, final.producer_version
-    return merged.SerializeToString()
+    if len(steps) == 1 and any(kind in TEXT_TYPES for kind in feature_types.values()):
+        raise ValueError("the estimator takes text columns without a preparation step")
+    adapters: dict[type, Any] = {
+        SimpleImputer: _convert_imputer,
+        HistGradientBoostingClassifier: _convert_hist_gradient_boosting,
+        HistGradientBoostingRegressor: _convert_hist_gradient_boosting,
+    }
+    if _is_forest(estimator) and len(steps) > 1:
+        # The preparation by skl2onnx, the forest added to the same graph (see _add_forest).
+        graph = _skl2onnx(Pipeline(steps[:-1]), feature_types, adapters, None)
+        (prepared,) = graph.graph.output
+        outputs = _add_forest(graph.graph, prepared.name, estimator)
+        del graph.graph.output[:]
+        graph.graph.output.extend(outputs)
+        if not any(imported.domain == "ai.onnx.ml" for imported in graph.opset_import):
+            graph.opset_import.append(helper.make_opsetid("ai.onnx.ml", TARGET_OPSET["ai.onnx.ml"]))
+        return graph.SerializeToString()
+    if _casts_to_float32(estimator):
+        adapters[type(estimator)] = _forest_after_float32_cast(get_converter(get_model_alias(type(estimator))))
+    # Probabilities as a tensor, not a list of dictionaries.
+    options = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
+    return _skl2onnx(model, feature_types, adapters, options).SerializeToString()
 
 
 def input_names(onnx_session: Any) -> list[str]:
@@ -224,8 +443,9 @@ def request_rows(frame: pd.DataFrame, feature_types: dict[str, str]) -> list[dic
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def session(content: bytes) -> Any:
-    """An onnxruntime session on one thread: the service runs it on the event loop, no thread hop."""
+def session(content: bytes | Path) -> Any:
+    """An onnxruntime session on one thread (the service runs it on the event loop, no thread hop), from
+    the model's bytes or its file."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -233,7 +453,8 @@ def session(content: bytes) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # warnings about unused initialisers are noise here
-    return ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
+    source = str(content) if isinstance(content, Path) else content
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def onnx_outputs(onnx_session: Any, inputs: dict[str, np.ndarray], task: str) -> np.ndarray:
@@ -242,16 +463,29 @@ def onnx_outputs(onnx_session: Any, inputs: dict[str, np.ndarray], task: str) ->
     return outputs[1] if task == "classification" else outputs[0].reshape(-1)
 
 
+def scikit_learn_outputs(model: Any, features: pd.DataFrame, task: str) -> np.ndarray:
+    """Class probabilities (classification) or predictions (regression) of the scikit-learn model."""
+    return model.predict_proba(features) if task == "classification" else model.predict(features)
+
+
 def parity(
-    model: Any, onnx_session: Any, features: pd.DataFrame, task: str, feature_types: dict[str, str] | None = None
+    model: Any,
+    onnx_session: Any,
+    features: pd.DataFrame,
+    task: str,
+    feature_types: dict[str, str] | None = None,
+    where: str = "the test split",
+    expected: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Compare ONNX with scikit-learn on these rows (as ``data.model_input`` prepares them); raise
-    ParityError beyond the tolerance."""
+    """Compare ONNX with scikit-learn on these rows (as ``data.model_input`` prepares them), which are
+    ``where``; raise ParityError beyond the tolerance. ``expected``: scikit-learn's outputs for the
+    rows (:func:`scikit_learn_outputs`), when computed already (then ``model`` is not used)."""
     feature_types = feature_types or dict.fromkeys(features.columns, "numeric")
     matrix = features
     actual = onnx_outputs(onnx_session, frame_feeds(features, feature_types, input_names(onnx_session)), task)
+    if expected is None:
+        expected = scikit_learn_outputs(model, features, task)
     if task == "classification":
-        expected = model.predict_proba(features)
         difference = float(np.abs(actual - expected).max())
         # A label may differ only where scikit-learn itself has a tie within the tolerance (an
         # even number of trees splitting 50/50): there argmax picks by float rounding alone.
@@ -264,16 +498,15 @@ def parity(
             raise ParityError(
                 f"ONNX probabilities differ from scikit-learn's by up to {difference:.3g} "
                 f"(tolerance {PROBABILITY_TOLERANCE}) and {labels_differ} of {len(matrix)} predicted labels differ "
-                "on the test split; the model cannot be served as ONNX"
+                f"on {where}; the model cannot be served as ONNX"
             )
         return record
-    expected = model.predict(features)
     relative = float((np.abs(actual - expected) / np.maximum(1.0, np.abs(expected))).max())
     record = {"rows": len(matrix), "max_relative_difference": relative, "tolerance": RELATIVE_TOLERANCE}
     if relative > RELATIVE_TOLERANCE:
         raise ParityError(
             f"ONNX predictions differ from scikit-learn's by up to {relative:.3g} relative "
-            f"(tolerance {RELATIVE_TOLERANCE}) on the test split; the model cannot be served as ONNX"
+            f"(tolerance {RELATIVE_TOLERANCE}) on {where}; the model cannot be served as ONNX"
         )
     return record
 
@@ -288,26 +521,70 @@ def example_row(features: pd.DataFrame, feature_types: dict[str, str]) -> dict[s
     return request_rows(features.head(1), feature_types)[0]
 
 
+def parity_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """At most ``rows`` rows of ``frame``, drawn with ``seed`` (the same rows on every run), in their order;
+    the whole frame when it is no larger."""
+    if len(frame) <= rows:
+        return frame
+    return frame.sample(n=rows, random_state=seed).sort_index()
+
+
+MEGABYTE = 1_000_000
+# Fewest bytes a node of a forest takes in ONNX (ids, feature, mode, threshold, children; more for a leaf):
+# a forest whose nodes alone would be over the budget is refused before its conversion takes the memory.
+ONNX_BYTES_PER_TREE_NODE = 24
+
+
+def _too_large(megabytes: float, budget: float, what: str) -> ModelSizeError:
+    return ModelSizeError(
+        f"{what} {megabytes:,.1f} MB, over export.max_model_mb {budget:g}: bound the model in params.yaml "
+        "model.hyperparameters (trees: max_depth, max_leaf_nodes, min_samples_leaf; fewer n_estimators "
+        "or max_iter) or raise export.max_model_mb, and the service's memory with it (onnxruntime holds "
+        "about 11 times the file)"
+    )
+
+
+def check_forest_size(model: Any, budget: float, onnx_path: Path = ONNX_PATH) -> None:
+    """Refuse, before converting it, a forest whose ONNX file would surely be over ``budget`` MB.
+
+    Only forests are counted here (their trees are public: ``estimators_``, ``tree_.node_count``);
+    any model's real size is checked after conversion.
+    """
+    from sklearn.pipeline import Pipeline
+
+    estimator = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    trees = getattr(estimator, "estimators_", None)
+    if not isinstance(trees, list) or not all(hasattr(tree, "tree_") for tree in trees):
+        return
+    least = sum(tree.tree_.node_count for tree in trees) * ONNX_BYTES_PER_TREE_NODE / MEGABYTE
+    if least > budget:
+        raise _too_large(least, budget, f"{onnx_path} would be at least")
+
+
 def run(
+    params: Params | None = None,
     data_dir: Path | None = None,
     model_path: Path = artifact.MODEL_PATH,
     onnx_path: Path = ONNX_PATH,
     serving_path: Path = SERVING_PATH,
-    trusted_extra: list[str] | None = None,
     contract_path: Path | None = None,
 ) -> dict[str, Any]:
     """The ``export`` stage; returns the serving record it wrote."""
     from . import contract as contracts  # imported on use, like data: see TYPE_CHECKING above
-    from .data import PROCESSED_DIR, load_split, model_input
+    from .config import Params
+    from .data import PROCESSED_DIR, file_sha256, load_part, model_input
 
-    _, test, schema = load_split(data_dir or PROCESSED_DIR)
+    params = params or Params()
+    settings = params.export
+    test, schema = load_part("test", data_dir or PROCESSED_DIR)
     contract = contracts.load(contract_path or contracts.CONTRACT_PATH)
-    model = artifact.load_model(model_path, trusted_extra or ())
-    features = model_input(test, schema)
+    model = artifact.load_model(model_path, params.model.extra_trusted_types)
+    features = model_input(parity_sample(test, settings.parity_rows, params.seed), schema)
+    expected = scikit_learn_outputs(model, features, schema.task)  # now: the model goes once converted
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     onnx_path.unlink(missing_ok=True)  # no stale file from an earlier export
     record: dict[str, Any] = {
-        "model_sha256": artifact.sha256(model_path.read_bytes()),  # what the ONNX file was made from
+        "model_sha256": file_sha256(model_path),  # what the ONNX file was made from
         "task": schema.task,
         "features": schema.features,
         "feature_types": schema.feature_types,
@@ -318,21 +595,41 @@ def run(
         "example": example_row(test[schema.features], schema.feature_types),  # shown in the API docs
         "libraries": artifact.installed_versions(RECORDED_LIBRARIES),
     }
+    test_rows = len(test)
+    del test  # only the parity sample is needed from here on
+    check_forest_size(model, settings.max_model_mb, onnx_path)
     try:
         onnx_bytes = convert(model, schema.feature_types)
-        onnx_session = session(onnx_bytes)
-    except Exception as exc:  # skl2onnx and onnxruntime raise many types for an estimator they cannot handle
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}".rstrip(": ")
-        record.update(runtime="sklearn", onnx_file=None, onnx_sha256=None, parity=None, fallback_reason=reason)
-    else:
-        record["parity"] = parity(model, onnx_session, features, schema.task, schema.feature_types)
-        onnx_path.write_bytes(onnx_bytes)
-        record.update(
-            runtime="onnx",
-            onnx_file=onnx_path.name,
-            onnx_sha256=artifact.sha256(onnx_bytes),
-            fallback_reason=None,
-        )
+    except Exception as exc:  # skl2onnx raises many types for an estimator it cannot handle
+        return _served_by_scikit_learn(record, exc, serving_path)
+    if len(onnx_bytes) > settings.max_model_mb * MEGABYTE:
+        raise _too_large(len(onnx_bytes) / MEGABYTE, settings.max_model_mb, f"{onnx_path} is")
+    # One copy of the model at a time: scikit-learn's, the bytes, then onnxruntime's read from the file.
+    del model
+    onnx_path.write_bytes(onnx_bytes)
+    onnx_sha256 = artifact.sha256(onnx_bytes)
+    del onnx_bytes
+    try:
+        onnx_session = session(onnx_path)
+    except Exception as exc:  # onnxruntime refuses some graphs that skl2onnx writes
+        onnx_path.unlink()
+        return _served_by_scikit_learn(record, exc, serving_path)
+    where = "the test split" if len(features) == test_rows else f"{len(features)} rows drawn from the test split"
+    try:
+        checked = parity(None, onnx_session, features, schema.task, schema.feature_types, where, expected)
+        record["parity"] = {**checked, "test_rows": test_rows}
+    except ParityError:
+        onnx_path.unlink()
+        raise
+    record.update(runtime="onnx", onnx_file=onnx_path.name, onnx_sha256=onnx_sha256, fallback_reason=None)
+    artifact.write_metadata(record, serving_path)
+    return record
+
+
+def _served_by_scikit_learn(record: dict[str, Any], exc: Exception, serving_path: Path) -> dict[str, Any]:
+    """Record that scikit-learn serves the model, and why ONNX cannot; return the record."""
+    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}".rstrip(": ")
+    record.update(runtime="sklearn", onnx_file=None, onnx_sha256=None, parity=None, fallback_reason=reason)
     artifact.write_metadata(record, serving_path)
     return record
 

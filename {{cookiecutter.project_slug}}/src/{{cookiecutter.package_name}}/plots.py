@@ -19,24 +19,40 @@ import pandas as pd
 from sklearn import metrics as skm
 
 DECIMALS = 6  # plot data rounded so it diffs cleanly in Git
+CURVE_POINTS = 1_000  # points of a ROC or precision-recall curve at most: plenty for a chart
 
 
-def classification_tables(y_true: pd.Series, proba: np.ndarray, classes: np.ndarray) -> dict[str, pd.DataFrame]:
-    """Confusion rows, ROC and precision-recall curves (one-vs-rest, micro-averaged if multiclass)."""
-    predicted = classes[proba.argmax(axis=1)]
-    confusion = pd.DataFrame({"actual": y_true.astype(str).to_numpy(), "predicted": predicted.astype(str)})
+def classification_tables(
+    y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, rows: np.ndarray | None = None
+) -> dict[str, pd.DataFrame]:
+    """Confusion rows, ROC and precision-recall curves (one-vs-rest, micro-averaged if multiclass).
+
+    The confusion table has a line per row: only the ``rows`` positions (a sample) when given.
+    The curves use every row.
+    """
+    picked = slice(None) if rows is None else rows
+    predicted = classes[proba[picked].argmax(axis=1)]
+    confusion = pd.DataFrame({"actual": y_true.iloc[picked].astype(str).to_numpy(), "predicted": predicted.astype(str)})
     if len(classes) == 2:
         truth, score = (y_true.to_numpy() == classes[1]).astype(int), proba[:, 1]
     else:  # micro-average: every (row, class) pair is one binary decision
         truth = (y_true.to_numpy()[:, None] == classes[None, :]).astype(int).ravel()
         score = proba.ravel()
     fpr, tpr, _ = skm.roc_curve(truth, score)
-    precision, recall, _ = skm.precision_recall_curve(truth, score)
+    precision, recall, _ = skm.precision_recall_curve(truth, score, drop_intermediate=True)
     return {
         "confusion": confusion,
-        "roc": pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(DECIMALS),
-        "precision_recall": pd.DataFrame({"recall": recall, "precision": precision}).round(DECIMALS),
+        "roc": _thinned(pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(DECIMALS)),
+        "precision_recall": _thinned(pd.DataFrame({"recall": recall, "precision": precision}).round(DECIMALS)),
     }
+
+
+def _thinned(curve: pd.DataFrame, most: int = CURVE_POINTS) -> pd.DataFrame:
+    """At most ``most`` points of a curve, evenly spaced along it, both ends kept: a curve of
+    continuous scores has a point per test row, and its table is kept in Git."""
+    if len(curve) <= most:
+        return curve
+    return curve.iloc[np.unique(np.linspace(0, len(curve) - 1, most).round().astype(int))].reset_index(drop=True)
 
 
 def regression_tables(y_true: pd.Series, predicted: np.ndarray) -> dict[str, pd.DataFrame]:
@@ -87,7 +103,7 @@ def _confusion(ax: plt.Axes, table: pd.DataFrame) -> None:
         ax.text(col, row, str(value), ha="center", va="center")
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
-    ax.set(xlabel="predicted", ylabel="actual", title="Confusion matrix (test split)")
+    ax.set(xlabel="predicted", ylabel="actual", title=f"Confusion matrix ({len(table):,} test rows)")
 
 
 def _curve(ax: plt.Axes, table: pd.DataFrame, x: str, y: str, title: str, diagonal: bool = False) -> None:
@@ -101,13 +117,13 @@ def _predicted_vs_actual(ax: plt.Axes, table: pd.DataFrame) -> None:
     ax.scatter(table["actual"], table["predicted"], s=12)
     low, high = table[["actual", "predicted"]].min().min(), table[["actual", "predicted"]].max().max()
     ax.plot([low, high], [low, high], linestyle="--", color="grey")
-    ax.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual (test split)")
+    ax.set(xlabel="actual", ylabel="predicted", title=f"Predicted vs actual ({len(table):,} test rows)")
 
 
 def _residuals(ax: plt.Axes, table: pd.DataFrame) -> None:
     ax.scatter(table["predicted"], table["residual"], s=12)
     ax.axhline(0, linestyle="--", color="grey")
-    ax.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals (test split)")
+    ax.set(xlabel="predicted", ylabel="actual - predicted", title=f"Residuals ({len(table):,} test rows)")
 
 
 def _importance(ax: plt.Axes, table: pd.DataFrame) -> None:

@@ -8,15 +8,18 @@ host is needed for them.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .compare import Side, Verdict, changed_params, first_test_row, judge, predict_latency_ms, roc_on_grid
+from . import runtime
+from .compare import Side, Verdict, changed_params, judge, predict_latency_ms, roc_on_grid
 
 TITLE = "Model report"
+RUNTIME_NAMES = {"onnx": "ONNX Runtime", "sklearn": "scikit-learn"}
 GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 
 
@@ -138,8 +141,7 @@ def _model_section(base: Side, head: Side, latency: bool) -> str:
     sizes = [side.model_path.stat().st_size / 1024 for side in (base, head)]
     rows = ["| | base | head |", "| --- | ---: | ---: |", f"| file size | {sizes[0]:,.0f} KiB | {sizes[1]:,.0f} KiB |"]
     if latency:
-        timings = predict_latency_ms([base.load_model(), head.load_model()], first_test_row(head))
-        rows.append(f"| single-row predict (median of 50) | {timings[0]:.2f} ms | {timings[1]:.2f} ms |")
+        rows += _latency_rows(base, head)
     digest = head.metadata["model_sha256"]
     return (
         "### Model\n\n"
@@ -147,6 +149,47 @@ def _model_section(base: Side, head: Side, latency: bool) -> str:
         + f"\n\nHead model SHA-256: `{digest}`; the merge must ship exactly this file."
         + f"\n\n<!-- head-model-sha256: {digest} -->"
     )
+
+
+def _latency_rows(base: Side, head: Side, repeats: int = 50) -> list[str]:
+    """Single-row predict time, in process, of the runtime each side serves with (what a request to the
+    service waits for, less HTTP); where ONNX serves, scikit-learn's too, labelled: the two differ by
+    orders of magnitude, and only the first is what production answers with."""
+    sides = (base, head)
+    served = [side.load_predictor() for side in sides]
+    requests = [side.first_request() for side in sides]
+    cells = [
+        f"{_ms(ms)} ({RUNTIME_NAMES[predictor.runtime]})"
+        for ms, predictor in zip(_single_row_ms(served, requests, repeats), served, strict=True)
+    ]
+    rows = [f"| single-row predict as served (median of {repeats}) | {cells[0]} | {cells[1]} |"]
+    in_sklearn = [
+        None
+        if predictor.runtime == "sklearn"
+        else runtime.SklearnPredictor(side.load_model(), predictor.features, predictor.task, predictor.classes.tolist())
+        for side, predictor in zip(sides, served, strict=True)
+    ]
+    if any(in_sklearn):
+        timings = _single_row_ms(in_sklearn, requests, repeats)
+        cells = ["served so (above)" if ms is None else _ms(ms) for ms in timings]
+        rows.append(
+            f"| single-row predict in scikit-learn, not served (median of {repeats}) | {cells[0]} | {cells[1]} |"
+        )
+    return rows
+
+
+def _single_row_ms(
+    predictors: list[runtime.Predictor | None], requests: list[dict[str, list]], repeats: int
+) -> list[float | None]:
+    """The median time of each predictor on its side's request, all measured interleaved; None where there is none."""
+    present = [index for index, predictor in enumerate(predictors) if predictor is not None]
+    timings = predict_latency_ms([partial(predictors[i].predict, requests[i]) for i in present], repeats)
+    measured = dict(zip(present, timings, strict=True))
+    return [measured.get(index) for index in range(len(predictors))]
+
+
+def _ms(milliseconds: float) -> str:
+    return f"{milliseconds:.3g} ms"
 
 
 def write(base_dir: Path, head_dir: Path, output: Path, latency: bool = True) -> Verdict:

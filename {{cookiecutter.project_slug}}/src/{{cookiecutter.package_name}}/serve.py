@@ -11,6 +11,12 @@ numeric feature, text for a categorical one, ``true``/``false`` for a boolean on
 (``models/serving.json`` records which). The fitted pipeline prepares the row itself (imputes,
 encodes), exactly as in training and in ``predict``.
 
+A batch comes row by row, ``{"rows": [{feature: value, ...}, ...]}``, or column by column,
+``{"columns": {feature: [value, ...], ...}}``: one list per feature, one value per row, the
+same values and rules, the same answer. Columns are the cheap form for large batches: no
+name is repeated per row (100 rows of the sample table take a third of the bytes) and each
+column is checked as one typed list, not an object per row (validated 3 times faster).
+
 Categories: the OpenAPI schema lists each categorical feature's known categories (the data
 contract's) as examples, not as an enum. Text that is not among them is accepted and scored
 like a category seen too rarely in training (no category of its own): a new value in
@@ -29,8 +35,9 @@ Bad input never reaches the model: the body is refused with 413 above ``max_body
 or extra feature, a value of the wrong kind (text for a numeric feature, a number for a
 categorical one, ``1`` for a boolean one), ``null`` or blank text where the contract allows
 no empty cell, ``NaN`` or ``Infinity`` (JSON has no such numbers; Python's parser accepts the
-literals, the schema refuses them), an empty batch or one above ``max_rows``. Each 422 names
-the field (``rows[3].island``) and the reason.
+literals, the schema refuses them), an empty batch or one above ``max_rows``, columns of
+different lengths, both forms or neither. Each 422 names the field and the reason, a cell by
+its row and feature: ``rows[3].island`` or ``columns.island[3]``.
 
 Slow clients cannot hold it: a request must arrive whole within a deadline (408 otherwise,
 see :mod:`.connections`), idle connections are closed, and beyond a number of open
@@ -38,7 +45,7 @@ connections a request gets 503 at once (:func:`serve`).
 
 The request path is kept short: ``async def`` endpoints and an onnxruntime session on one
 thread, run on the event loop (no hop to a thread pool), the body parsed and validated by
-pydantic's JSON parser in one step, responses serialised once. Neither pandas nor
+pydantic's JSON parser in one step, responses serialised once by pydantic's serialiser. Neither pandas nor
 scikit-learn is imported unless scikit-learn serves the model (see :mod:`.runtime`).
 """
 
@@ -50,6 +57,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +68,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from starlette.requests import ClientDisconnect
 
 from . import __version__, artifact, export, runtime
@@ -106,40 +114,93 @@ def load_predictor(settings: Settings) -> Predictor:
 _NOT_BLANK = StringConstraints(pattern=r"\S")  # blank text is an empty cell, like null
 
 
-def _feature_field(name: str, kind: str, nullable: bool, categories: list[str]) -> tuple[Any, Any]:
-    """The type and schema of one feature in a row."""
+def _key(index: int) -> str:
+    """A feature's field in the models (its name is the alias: names need not be identifiers)."""
+    return f"f{index}"
+
+
+def _cell(kind: str, nullable: bool, categories: list[str]) -> tuple[Any, str]:
+    """The type of one feature's value and its description."""
     empty = "; null (or blank text) when empty" if kind == "categorical" else "; null when empty"
     empty = empty if nullable else "; never empty (the data contract allows no empty cell)"
     if kind == "categorical":
         listed = ", ".join(categories[:LISTED_CATEGORIES]) + (", ..." if len(categories) > LISTED_CATEGORIES else "")
         description = f"text, one of the known categories ({listed}); other text is scored like a rare category" + empty
-        annotation: Any = str | None if nullable else Annotated[str, _NOT_BLANK]
-        return annotation, Field(alias=name, description=description, examples=categories or None)
+        return (str | None if nullable else Annotated[str, _NOT_BLANK]), description
     if kind == "boolean":
-        return (bool | None if nullable else bool), Field(alias=name, description="true or false" + empty)
-    return (float | None if nullable else float), Field(alias=name, description="a number" + empty)
+        return (bool | None if nullable else bool), "true or false" + empty
+    return (float | None if nullable else float), "a number" + empty
+
+
+def _every_feature(example: dict[str, Any]) -> Any:
+    """The schema of a row or of the columns: every feature required, none with a default.
+
+    In the model every feature has a default, so that pydantic never reports one as missing: its
+    "missing" error copies the whole enclosing object, once per missing feature, which takes
+    seconds for a large body. The service reports missing features itself (:func:`_missing`)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for feature in schema["properties"].values():
+            feature.pop("default", None)
+        schema["required"] = list(schema["properties"])
+        schema["examples"] = [example]
+
+    return extra
+
+
+def _one_form(schema: dict[str, Any]) -> None:
+    """The body holds rows or columns, exactly one of them (neither is null: absent is not null)."""
+    for form in ("rows", "columns"):
+        schema["properties"][form].pop("default", None)
+    schema["oneOf"] = [{"required": ["rows"]}, {"required": ["columns"]}]
 
 
 def request_model(features: Features, example: dict[str, Any], max_rows: int) -> type[BaseModel]:
-    """The body of ``POST /predict``, derived from the features: ``{"rows": [{feature: value}]}``."""
-    fields = {
-        f"f{index}": _feature_field(
-            name, features.types[name], features.nullable[name], features.categories.get(name, [])
-        )
-        for index, name in enumerate(features.names)
-    }
-    row = create_model(
-        "Row",
-        __config__=ConfigDict(
-            extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [example]}
-        ),
-        **fields,
+    """The body of ``POST /predict``, derived from the features: ``{"rows": [{feature: value}, ...]}``, or the
+    same values column by column, ``{"columns": {feature: [value, ...]}}``: one list per feature, one value per
+    row. Both are validated in one step by pydantic's JSON parser; a column of numbers is a list of floats, so
+    a batch as columns is checked cell by cell without a Python object per row."""
+    rows_field, columns_field = {}, {}
+    for index, name in enumerate(features.names):
+        categories = features.categories.get(name, [])
+        cell, description = _cell(features.types[name], features.nullable[name], categories)
+        examples = categories or None
+        rows_field[_key(index)] = (cell, Field(None, alias=name, description=description, examples=examples))
+        column = Annotated[list[cell], Field(min_length=1, max_length=max_rows)]
+        columns_field[_key(index)] = (column, Field(None, alias=name, description=f"one value per row: {description}"))
+    cells = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    row = create_model("Row", __config__=ConfigDict(**cells, json_schema_extra=_every_feature(example)), **rows_field)
+    columns_example = {name: [value] for name, value in example.items()}
+    columns = create_model(
+        "Columns", __config__=ConfigDict(**cells, json_schema_extra=_every_feature(columns_example)), **columns_field
     )
     return create_model(
         "PredictRequest",
-        __config__=ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"rows": [example]}]}),
-        rows=(Annotated[list[row], Field(min_length=1, max_length=max_rows)], ...),
+        __config__=ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_form),
+        rows=(
+            Annotated[list[row], Field(min_length=1, max_length=max_rows)],
+            Field(default=None, description=f"the batch row by row: 1 to {max_rows} rows"),
+        ),
+        columns=(
+            columns,
+            Field(
+                default=None,
+                description=f"the batch column by column: every feature, each a list of 1 to {max_rows} values, "
+                "all of the same length (the number of rows); cheaper than rows for large batches",
+            ),
+        ),
     )
+
+
+def request_examples(example: dict[str, Any]) -> dict[str, Any]:
+    """Named examples of the body, one per form, as the API docs show them."""
+    return {
+        "rows": {"summary": "rows: one object per row", "value": {"rows": [example]}},
+        "columns": {
+            "summary": "columns: one list per feature, one value per row",
+            "value": {"columns": {name: [value] for name, value in example.items()}},
+        },
+    }
 
 
 class Prediction(BaseModel):
@@ -358,11 +419,13 @@ def _lifespan(settings: Settings, model: _Model, records: _Records):
 NOT_READY = {503: {"model": Problems, "description": "the model is not loaded and verified"}}
 
 
-def _add_predict(app: FastAPI, body_model: type[BaseModel], model: _Model, records: _Records, rows: Counter) -> None:
+def _add_predict(
+    app: FastAPI, body_model: type[BaseModel], max_rows: int, model: _Model, records: _Records, rows: Counter
+) -> None:
     # The body is parsed and validated in one step by pydantic's JSON parser (several times faster than
     # json.loads, then validation); the OpenAPI schema says what FastAPI would have said (see _document).
     names = records.features.names
-    model_version = json.dumps(records.metadata.get("model_version"))
+    head = b'{"model_version":' + json.dumps(records.metadata.get("model_version")).encode() + b',"predictions":'
     request_body = {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
@@ -376,37 +439,120 @@ def _add_predict(app: FastAPI, body_model: type[BaseModel], model: _Model, recor
             200: {"model": PredictResponse},
             413: {"model": Problems, "description": "body above the size limit"},
             415: {"model": Problems, "description": "not application/json"},
-            422: {"model": Problems, "description": "invalid rows: each problem names the field"},
+            422: {"model": Problems, "description": "invalid rows or columns: each problem names the field"},
             **NOT_READY,
         },
     )
     async def predict(request: Request) -> Response:
-        """Predict for a batch of raw rows (one or more): each row has every feature, see the Row schema."""
+        """Predict for a batch of raw rows (one or more), given row by row (``rows``, see the Row schema) or
+        column by column (``columns``, see the Columns schema): every feature, in both forms."""
         predictor = model.predictor
         if predictor is None:
             return JSONResponse({"detail": model.problem}, status_code=503)
+        content = await request.body()
         try:
-            batch = body_model.model_validate_json(await request.body()).rows
+            body = body_model.model_validate_json(content)
         except ValidationError as exc:
-            return _problems([{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_input=False)])
-        columns = dict(zip(names, zip(*(row.__dict__.values() for row in batch), strict=True), strict=True))
-        request.state.rows = len(batch)
-        rows.inc(len(batch))
+            problems = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_input=False)]
+            return _problems(problems + _unvalidated(content, names, max_rows))
+        columns, problems = _columns(body, names)
+        if problems:
+            return _problems(problems)
+        count = len(columns[names[0]])
+        request.state.rows = count
+        rows.inc(count)
         scores = predictor.predict(columns)
         if not np.isfinite(scores).all():
-            return _problems(_not_finite(scores))
-        answers = predictor.records(scores)
-        return Response(
-            '{"model_version":' + model_version + ',"predictions":' + json.dumps(answers) + "}",
-            media_type="application/json",
-        )
+            return _problems(_not_finite(scores, "rows" if body.rows is not None else "columns"))
+        answers = _ANSWERS.dump_json(predictor.records(scores))
+        return Response(b"".join((head, answers, b"}")), media_type="application/json")
 
 
-def _not_finite(scores: np.ndarray) -> list[dict[str, Any]]:
+# pydantic's serialiser (Rust, already a dependency; orjson would save 0.02 ms more per 100 rows): about
+# 6 times faster than json.dumps on a 100-row answer, 0.03 ms instead of 0.13-0.25 on 2 cores.
+_ANSWERS = TypeAdapter(list[dict[str, Any]])
+_NO_FORM = {
+    "loc": ("body", "rows"),
+    "type": "missing",
+    "msg": "give the batch as rows ([{feature: value}, ...]) or as columns ({feature: [value, ...]})",
+}
+_BOTH_FORMS = {"loc": ("body",), "type": "one_form", "msg": "give either rows or columns, not both"}
+
+
+def _absent(model: BaseModel, names: list[str]) -> list[str]:
+    """The features a validated row (or the columns) did not hold (see _every_feature)."""
+    given = model.model_fields_set
+    return [] if len(given) == len(names) else [name for index, name in enumerate(names) if _key(index) not in given]
+
+
+def _missing(absent: list[str], where: tuple) -> list[dict[str, Any]]:
+    return [{"loc": ("body", *where, name), "type": "missing", "msg": "Field required"} for name in absent]
+
+
+def _unvalidated(content: bytes, names: list[str], max_rows: int) -> list[dict[str, Any]]:
+    """The problems of a refused body that pydantic does not report: missing features (see _every_feature),
+    no form at all (e.g. {"row": ...}: besides the extra key, say what is missing), both forms. The body is
+    parsed again only on this path, and only rows within the limit are looked at."""
+    try:
+        body = json.loads(content)
+    except (ValueError, RecursionError):  # pydantic named the fault already
+        return []
+    if not isinstance(body, dict):
+        return []
+    if "rows" not in body and "columns" not in body:
+        return [_NO_FORM]
+    if "rows" in body and "columns" in body:
+        return [_BOTH_FORMS]
+    rows, columns = body.get("rows"), body.get("columns")
+    if isinstance(columns, dict):
+        return _missing([name for name in names if name not in columns], ("columns",))
+    if not isinstance(rows, list) or len(rows) > max_rows:
+        return []
+    problems = []
+    for number, row in enumerate(rows):
+        if isinstance(row, dict):
+            problems += _missing([name for name in names if name not in row], ("rows", number))
+    return problems
+
+
+def _columns(body: Any, names: list[str]) -> tuple[dict[str, Sequence], list[dict[str, Any]]]:
+    """The batch column by column, in feature order, from either form; or the problems of its shape."""
+    if body.rows is not None and body.columns is not None:
+        return {}, [_BOTH_FORMS]
+    if body.rows is not None:
+        missing = [
+            problem
+            for number, row in enumerate(body.rows)
+            for problem in _missing(_absent(row, names), ("rows", number))
+        ]
+        return dict(zip(names, zip(*(row.__dict__.values() for row in body.rows), strict=True), strict=True)), missing
+    if body.columns is None:
+        return {}, [_NO_FORM]
+    if absent := _absent(body.columns, names):
+        return {}, _missing(absent, ("columns",))
+    columns = dict(zip(names, body.columns.__dict__.values(), strict=True))
+    lengths = [len(values) for values in columns.values()]
+    common = max(set(lengths), key=lengths.count)  # the length most columns have is taken as the batch's
+    ragged = [
+        {
+            "loc": ("body", "columns", name),
+            "type": "ragged_columns",
+            "msg": f"{len(values)} values where {lengths.count(common)} of the {len(lengths)} columns hold "
+            f"{common}: every column holds one value per row",
+        }
+        for name, values in columns.items()
+        if len(values) != common
+    ]
+    return columns, ragged
+
+
+def _not_finite(scores: np.ndarray, form: str) -> list[dict[str, Any]]:
     """A row whose answer is no finite number (finite inputs far beyond the training data can overflow a
     linear model): JSON cannot carry it, and a client must not read Infinity as an answer."""
     rows = np.flatnonzero(~np.isfinite(scores.reshape(len(scores), -1)).all(axis=1))
     message = "the model's answer is not a finite number: the row's values are far outside the training data"
+    if form == "columns":  # no field names the row: say which it is
+        return [{"loc": ("body", "columns"), "type": "not_finite", "msg": f"row {int(row)}: {message}"} for row in rows]
     return [{"loc": ("body", "rows", int(row)), "type": "not_finite", "msg": message} for row in rows]
 
 
@@ -433,8 +579,10 @@ def _add_status(app: FastAPI, model: _Model, public: dict[str, Any], registry: C
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _document(app: FastAPI, body_model: type[BaseModel]) -> None:
-    """Put the request model's schema in the OpenAPI document (FastAPI does not see the parsed body)."""
+def _document(app: FastAPI, body_model: type[BaseModel], example: dict[str, Any]) -> None:
+    """Put the request model's schema and an example of each form in the OpenAPI document (FastAPI does not
+    see the parsed body). Both are added to FastAPI's document, not given to it: it drops every null value,
+    and an example's empty cell is one."""
     body_schema = body_model.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas = {"PredictRequest": body_schema, **body_schema.pop("$defs", {})}
 
@@ -442,6 +590,8 @@ def _document(app: FastAPI, body_model: type[BaseModel]) -> None:
         if app.openapi_schema is None:
             document = FastAPI.openapi(app)
             document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+            body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+            body["examples"] = request_examples(example)
         return app.openapi_schema
 
     app.openapi = openapi
@@ -462,9 +612,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.model = model
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    _add_predict(app, body_model, model, records, metrics.rows)
+    _add_predict(app, body_model, settings.max_rows, model, records, metrics.rows)
     _add_status(app, model, public, metrics.registry)
-    _document(app, body_model)
+    _document(app, body_model, records.example)
     paths = {route.path for route in app.routes}
     app.add_middleware(
         _Observe,

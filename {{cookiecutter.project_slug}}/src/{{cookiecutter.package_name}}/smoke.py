@@ -37,11 +37,11 @@ class SmokeError(Exception):
 def cases(rows: int = ROWS, output: Path = CASES_PATH) -> dict[str, Any]:
     """Record ``rows`` test rows and the verified model's offline predictions for them."""
     from . import artifact, export
-    from .data import load_split, model_input
+    from .data import load_part, model_input
     from .predict import predict_frame
 
     model, metadata = artifact.load_verified()
-    _, test, schema = load_split()
+    test, schema = load_part("test")
     features = test[schema.features].head(rows)
     expected = predict_frame(model, model_input(features, schema), metadata["task"])
     recorded = {

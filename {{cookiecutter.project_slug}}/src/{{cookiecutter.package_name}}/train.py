@@ -5,8 +5,13 @@ alike: numeric columns are imputed (``model.preprocessing.impute``) and scaled, 
 ones are one-hot encoded, with empty cells as a category of their own. A category seen in
 fewer than ``rare_category_rows`` training rows, and one never seen, are encoded alike (no
 column set), so a new value in production is scored, never refused. HistGradientBoosting
-uses its native support instead: numbers pass through with their empty cells, categories
-are ordinal codes marked as categorical.
+handles gaps itself instead: numbers pass through with their empty cells, and categories are
+ordinal codes (empty, rare and unknown ones a gap) that it splits like numbers. Its native
+categorical splits (``categorical_features``) are not used: they have no ONNX form (on the
+measured mixed tables they were 0.4 to 0.7 points of accuracy better).
+
+Forests use every core (``n_jobs: -1`` unless params.yaml sets it); HistGradientBoosting
+does by itself (OpenMP threads).
 
 ``model.type: custom`` calls a function of yours (``model.custom.factory``, "module:function")
 with ``model.hyperparameters`` as keyword arguments; it returns any scikit-learn estimator
@@ -38,7 +43,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from . import artifact
 from .config import Params, PreprocessingParams
-from .data import PROCESSED_DIR, Schema, load_split, model_input
+from .data import PROCESSED_DIR, Schema, load_part, model_input
 from .errors import ConfigError
 
 # model.type in params.yaml -> estimator class, per task.
@@ -54,9 +59,11 @@ ESTIMATORS = {
         "hist_gradient_boosting": HistGradientBoostingRegressor,
     },
 }
-NATIVE = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)  # own support for categories and gaps
+NATIVE = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)  # own support for gaps
+# n_jobs does something only in these (LogisticRegression's is deprecated; HistGradientBoosting uses OpenMP).
+PARALLEL = (RandomForestClassifier, RandomForestRegressor)
 MISSING = "(missing)"  # the category an empty text cell becomes
-MAX_NATIVE_CATEGORIES = 250  # HistGradientBoosting takes at most 255 bins per feature, one for missing
+MAX_NATIVE_CATEGORIES = 250  # HistGradientBoosting bins a feature in at most 255 values: one per kept category
 
 
 def frequent_categories(values: pd.Series, min_rows: int, most: int | None = None) -> list[str]:
@@ -135,6 +142,8 @@ def _estimator(params: Params) -> BaseEstimator:
     settings = dict(params.model.hyperparameters)
     if "random_state" in accepted:
         settings["random_state"] = params.seed  # the one seed in params.yaml drives everything
+    if issubclass(estimator_class, PARALLEL):
+        settings.setdefault("n_jobs", -1)  # every core; the trees, and so the model, do not depend on it
     try:
         estimator = estimator_class(**settings)
         estimator._validate_params()  # a bad value fails now, with its name, not halfway through fit
@@ -177,16 +186,12 @@ def build_pipeline(params: Params, schema: Schema | None = None, train: pd.DataF
     if custom is not None and not custom.prepare:
         return Pipeline([("model", estimator)])
     prepare = preprocessor(schema, train, params.model.preprocessing, native=isinstance(estimator, NATIVE))
-    if isinstance(estimator, NATIVE) and schema.columns_of("categorical"):
-        numeric = len(schema.columns_of("numeric", "boolean"))
-        mask = [False] * numeric + [True] * len(schema.columns_of("categorical"))
-        estimator.set_params(categorical_features=mask)
     return Pipeline([("prepare", prepare), ("model", estimator)])
 
 
 def run(params: Params, data_dir: Path = PROCESSED_DIR, model_path: Path = artifact.MODEL_PATH) -> str:
     """The ``train`` stage: fit on the training split and save; return the model's SHA-256."""
-    train, _, schema = load_split(data_dir)
+    train, schema = load_part("train", data_dir)
     features = model_input(train, schema)
     pipeline = build_pipeline(params, schema, features)
     pipeline.fit(features, train[schema.target])

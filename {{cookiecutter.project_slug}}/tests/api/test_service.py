@@ -20,6 +20,11 @@ def request_rows(frame: pd.DataFrame, schema) -> list[dict]:
     return export.request_rows(frame[schema.features], schema.feature_types)
 
 
+def as_columns(rows: list[dict]) -> dict[str, list]:
+    """The same rows column by column, as ``{"columns": ...}`` takes them."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
 def offline(model, frame: pd.DataFrame, schema) -> pd.DataFrame:
     return predict_frame(model, model_input(frame, schema), schema.task)
 
@@ -42,6 +47,16 @@ def test_predictions_equal_the_offline_ones(client, split, model, count):
     answer = client.post("/predict", json={"rows": request_rows(features, schema)})
     assert answer.status_code == 200, answer.text
     assert_same_predictions(answer.json()["predictions"], offline(model, features, schema))
+
+
+@pytest.mark.parametrize("count", [1, 25], ids=["one-row", "batch"])
+def test_columns_are_answered_as_the_same_rows(client, split, model, count):
+    _, test, schema = split
+    rows = request_rows(test.head(count), schema)
+    answer = client.post("/predict", json={"columns": as_columns(rows)})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == client.post("/predict", json={"rows": rows}).json()
+    assert_same_predictions(answer.json()["predictions"], offline(model, test.head(count), schema))
 
 
 def first_row(split) -> dict:
@@ -69,6 +84,12 @@ def bad_rows(split) -> list[tuple[str, object, str]]:
             ("text", {"rows": [{**row, number: "12.5"}]}, f"rows[0].{number}"),
             ("bool", {"rows": [{**row, number: True}]}, f"rows[0].{number}"),
             ("second-row", {"rows": [row, {**row, number: "x"}]}, f"rows[1].{number}"),
+            # a missing feature is named even beside other problems
+            (
+                "missing-and-bad",
+                {"rows": [{**row, number: "x"}, {k: v for k, v in row.items() if k != second}]},
+                f"rows[1].{second}",
+            ),
         ]
     # null only where the data contract allows no empty cell (the sample tables have none).
     strict = [name for name in schema.features if not serving["nullable"][name]]
@@ -86,6 +107,53 @@ def test_bad_input_is_refused_naming_the_field(client, split):
         assert field in [problem["field"] for problem in answer.json()["detail"]], (name, answer.json())
 
 
+def bad_columns(split) -> list[tuple[str, object, list[str]]]:
+    """(case, body, every field the answer must name): each must get a 422."""
+    _, test, schema = split
+    columns = as_columns(request_rows(test.head(3), schema))
+    first, second = schema.features[:2]
+    numeric = [name for name in schema.features if schema.feature_types[name] == "numeric"]
+    cases = [
+        ("ragged", {"columns": {**columns, second: columns[second][:2]}}, [f"columns.{second}"]),
+        ("unknown-column", {"columns": {**columns, "customer_id": [1, 2, 3]}}, ["columns.customer_id"]),
+        ("missing-column", {"columns": {k: v for k, v in columns.items() if k != second}}, [f"columns.{second}"]),
+        ("empty-batch", {"columns": {name: [] for name in columns}}, [f"columns.{name}" for name in columns]),
+        ("no-columns", {"columns": {}}, [f"columns.{name}" for name in columns]),
+        ("not-lists", {"columns": {**columns, first: columns[first][0]}}, [f"columns.{first}"]),
+        ("both-forms", {"columns": columns, "rows": request_rows(test.head(1), schema)}, ["body"]),
+        ("neither-form", {}, ["rows"]),
+    ]
+    serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    strict = [name for name in schema.features if not serving["nullable"][name]]
+    other = next((name for name in numeric if name != second), None)
+    if other is not None:  # a missing column is named beside a bad cell
+        bad = {k: v for k, v in columns.items() if k != second} | {other: [columns[other][0], "x", None]}
+        cases.append(("missing-and-bad", {"columns": bad}, [f"columns.{second}", f"columns.{other}[1]"]))
+    if len(numeric) >= 2:  # every bad cell is named, by its column and its row
+        text_in, bool_in = numeric[0], numeric[-1]
+        bad = {**columns, text_in: [columns[text_in][0], "12.5", "x"], bool_in: [True, *columns[bool_in][1:]]}
+        fields = [f"columns.{text_in}[1]", f"columns.{text_in}[2]", f"columns.{bool_in}[0]"]
+        cases.append(("bad-cells", {"columns": bad}, fields))
+    if strict:  # null only where the data contract allows no empty cell (the sample tables have none)
+        cases.append(
+            ("null", {"columns": {**columns, strict[0]: [*columns[strict[0]][:2], None]}}, [f"columns.{strict[0]}[2]"])
+        )
+    return cases
+
+
+def test_bad_columns_are_refused_naming_the_column_and_the_row(client, split):
+    cases = bad_columns(split)
+    assert len(cases) >= 8
+    for name, body, fields in cases:
+        answer = client.post("/predict", json=body)
+        assert answer.status_code == 422, name
+        named = [problem["field"] for problem in answer.json()["detail"]]
+        assert set(fields) <= set(named), (name, answer.json())
+    ragged = client.post("/predict", json=cases[0][1]).json()["detail"]
+    assert len(ragged) == 1 and ragged[0]["type"] == "ragged_columns"
+    assert "2 values" in ragged[0]["msg"] and "hold 3" in ragged[0]["msg"], ragged
+
+
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_numbers_json_cannot_carry_are_refused(client, split, literal):
     row = first_row(split)
@@ -96,8 +164,11 @@ def test_numbers_json_cannot_carry_are_refused(client, split, literal):
     assert answer.json()["detail"][0]["field"] in {f"rows[0].{name}", "body"}
 
 
-def test_malformed_json_is_refused(client):
-    answer = client.post("/predict", content=b'{"rows": [', headers={"content-type": "application/json"})
+@pytest.mark.parametrize(
+    "content", [b'{"rows": [', b'{"rows": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"], ids=["cut-off", "nested-deep"]
+)
+def test_malformed_json_is_refused(client, content):
+    answer = client.post("/predict", content=content, headers={"content-type": "application/json"})
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["field"] == "body"
 
@@ -113,6 +184,15 @@ def test_a_batch_above_the_row_limit_is_refused(limited, split):
     answer = limited.post("/predict", json={"rows": [first_row(split)] * 3})
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["field"] == "rows"
+
+
+def test_columns_above_the_row_limit_are_refused(limited, split):
+    row = first_row(split)
+    answer = limited.post("/predict", json={"columns": as_columns([row] * 3)})
+    assert answer.status_code == 422
+    assert {problem["field"] for problem in answer.json()["detail"]} == {f"columns.{name}" for name in row}
+    assert {problem["type"] for problem in answer.json()["detail"]} == {"too_long"}
+    assert limited.post("/predict", json={"columns": as_columns([row] * 2)}).status_code == 200
 
 
 def test_a_body_above_the_size_limit_is_refused_before_it_is_read(limited):
@@ -171,6 +251,21 @@ def test_the_docs_show_the_training_features_with_an_example(client, schema):
     assert row["additionalProperties"] is False
 
 
+def test_the_docs_show_both_forms_of_the_body_with_examples(client, schema):
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    assert list(schemas["Columns"]["properties"]) == schema.features
+    assert schemas["Columns"]["additionalProperties"] is False
+    assert schemas["Columns"]["properties"][schema.features[0]]["type"] == "array"
+    body = schemas["PredictRequest"]
+    assert body["oneOf"] == [{"required": ["rows"]}, {"required": ["columns"]}]
+    assert "default" not in body["properties"]["rows"] and "default" not in body["properties"]["columns"]
+    examples = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    for form in ("rows", "columns"):
+        example = examples[form]["value"]
+        assert client.post("/predict", json=example).status_code == 200, form
+
+
 @pytest.mark.parametrize("damage", ["tampered", "missing"])
 def test_a_damaged_model_never_becomes_ready(start, tmp_path, damage):
     served = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
@@ -217,6 +312,17 @@ def test_a_raw_row_with_text_and_null_is_answered_as_offline(mixed):
     assert answer.json()["predictions"][0]["prediction"] in {"Adelie", "Chinstrap", "Gentoo"}
 
 
+def test_raw_columns_with_text_and_null_are_answered_as_offline(mixed):
+    client, test, schema, model = mixed
+    rows = [raw_row(), raw_row(island=None, member=False, depth=18.5), raw_row(island="", code="100")]
+    answer = client.post("/predict", json={"columns": as_columns(rows)})
+    assert answer.status_code == 200, answer.text
+    assert_same_predictions(answer.json()["predictions"], offline(model, pd.DataFrame(rows), schema))
+    whole = client.post("/predict", json={"columns": as_columns(request_rows(test, schema))})
+    assert whole.status_code == 200, whole.text
+    assert_same_predictions(whole.json()["predictions"], offline(model, test, schema))
+
+
 def test_the_test_split_is_answered_as_offline(mixed):
     client, test, schema, model = mixed
     assert test[schema.features].isna().any().any(), "the split should hold empty cells"
@@ -252,6 +358,22 @@ def test_bad_raw_values_are_refused_naming_the_field(mixed, case, row, field):
     assert f"rows[1].{field}" in [problem["field"] for problem in answer.json()["detail"]], answer.json()
 
 
+@pytest.mark.parametrize(
+    ("case", "row", "field"),
+    [
+        ("number-for-category", raw_row(island=3), "island"),
+        ("null-where-never-empty", raw_row(code=None), "code"),
+        ("blank-where-never-empty", raw_row(code="  "), "code"),
+        ("text-for-number", raw_row(depth="18.5"), "depth"),
+        ("number-for-boolean", raw_row(member=1), "member"),
+    ],
+)
+def test_bad_raw_cells_in_columns_are_refused_naming_column_and_row(mixed, case, row, field):
+    answer = mixed[0].post("/predict", json={"columns": as_columns([raw_row(), raw_row(), row])})
+    assert answer.status_code == 422, case
+    assert [problem["field"] for problem in answer.json()["detail"]] == [f"columns.{field}[2]"], answer.json()
+
+
 def test_the_docs_list_known_categories_without_refusing_others(mixed):
     client, _, schema, _ = mixed
     properties = client.get("/openapi.json").json()["components"]["schemas"]["Row"]["properties"]
@@ -280,4 +402,5 @@ def test_scikit_learn_serves_raw_rows_when_onnx_cannot(start, mixed, mixed_proje
         answer = client.post("/predict", json={"rows": rows})
         assert answer.status_code == 200, answer.text
         assert_same_predictions(answer.json()["predictions"], offline(model, pd.DataFrame(rows), schema))
+        assert client.post("/predict", json={"columns": as_columns(rows)}).json() == answer.json()
         assert client.post("/predict", json={"rows": [raw_row(code=7)]}).status_code == 422

@@ -86,8 +86,8 @@ def shared_classification_csv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def _trained_once(tmp_path_factory, shared_classification_csv) -> tuple[Path, Params]:
-    """data -> train -> evaluate on a small classification CSV, once per session, in a folder of its own."""
-    from {{ cookiecutter.package_name }} import data, evaluate, train
+    """data -> train -> export -> evaluate on a small classification CSV, once per session, in a folder of its own."""
+    from {{ cookiecutter.package_name }} import data, evaluate, export, train
 
     folder = tmp_path_factory.mktemp("trained")
     csv = shared_classification_csv
@@ -104,6 +104,7 @@ def _trained_once(tmp_path_factory, shared_classification_csv) -> tuple[Path, Pa
     try:
         data.run(params)
         train.run(params)
+        export.run()
         evaluate.run(params)
     finally:
         os.chdir(before)

@@ -1,6 +1,8 @@
 """`adopt` on raw tables made here: what it writes, what it leaves out and why, the bounds it proposes,
 that a second run changes nothing, and one clear error per bad input with nothing written."""
 
+import dataclasses
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -32,33 +34,69 @@ def sample_card() -> str:
     return "# Model card notes\n\nWhat people must know before they use this model.\n\n" + body + "\n"
 
 
+def set_up_project(folder: Path, task: str) -> Path:
+    """This project's params.yaml in folder, its comments kept, set back to a sample table of the task
+    (with a small forest), and a sample model card."""
+    yaml_rt = adopt._yaml()
+    document = yaml_rt.load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    document["task"] = task
+    document["data"].update(
+        source="sklearn",
+        path="data/raw/data.csv",
+        target="target",
+        split="stratified" if task == "classification" else "random",
+        split_column=None,
+    )
+    nothing = CommentedSeq()
+    nothing.fa.set_flow_style()
+    document["data"]["exclude"] = nothing
+    document["model"]["type"] = "random_forest"
+    document["model"]["hyperparameters"] = {"n_estimators": 30}
+    with (folder / "params.yaml").open("w", encoding="utf-8") as handle:
+        yaml_rt.dump(document, handle)
+    (folder / "MODEL_CARD.md").write_text(sample_card(), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture
 def project(workdir):
-    """A project folder: this project's params.yaml, its comments kept, set back to a sample table of the task
-    asked for (with a small forest), and a sample model card."""
+    """project(task): the working folder set up as a project of that task (see set_up_project)."""
+    return lambda task: set_up_project(workdir, task)
 
-    def make(task: str) -> Path:
-        yaml_rt = adopt._yaml()
-        document = yaml_rt.load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))
-        document["task"] = task
-        document["data"].update(
-            source="sklearn",
-            path="data/raw/data.csv",
-            target="target",
-            split="stratified" if task == "classification" else "random",
-            split_column=None,
-        )
-        nothing = CommentedSeq()
-        nothing.fa.set_flow_style()
-        document["data"]["exclude"] = nothing
-        document["model"]["type"] = "random_forest"
-        document["model"]["hyperparameters"] = {"n_estimators": 30}
-        with (workdir / "params.yaml").open("w", encoding="utf-8") as handle:
-            yaml_rt.dump(document, handle)
-        (workdir / "MODEL_CARD.md").write_text(sample_card(), encoding="utf-8")
-        return workdir
 
-    return make
+@pytest.fixture
+def fewer_resamples(monkeypatch):
+    """10 bootstrap rounds instead of 50, for a test that reads no bound: the bounds' margins are not its subject."""
+    monkeypatch.setattr(adopt, "BOOTSTRAP_ROUNDS", 10)
+
+
+@dataclasses.dataclass(frozen=True)
+class Adopted:
+    folder: Path
+    changed: bool  # what the first `adopt.run` returned
+    out: str  # what it printed
+    original_params: str  # params.yaml before it
+
+
+@pytest.fixture(scope="module")
+def _customers_adopted_once(tmp_path_factory) -> Adopted:
+    """A classification project that adopted the customers table, made once for this module."""
+    folder = set_up_project(tmp_path_factory.mktemp("adopted"), "classification")
+    raw = customers(folder / "exports/customers.csv")
+    original_params = (folder / "params.yaml").read_text(encoding="utf-8")
+    said: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.setattr(adopt, "BOOTSTRAP_ROUNDS", 10)  # as fewer_resamples: the tests using it read no bound
+        changed = adopt.run(str(raw), "churn", say=said.append)
+    return Adopted(folder, changed, "".join(f"{line}\n" for line in said), original_params)
+
+
+@pytest.fixture
+def adopted_customers(_customers_adopted_once, workdir) -> Adopted:
+    """A copy of that project as the working folder: a test may change it."""
+    shutil.copytree(_customers_adopted_once.folder, workdir, dirs_exist_ok=True)
+    return dataclasses.replace(_customers_adopted_once, folder=workdir)
 
 
 def customers(path: Path, rows: int = 300) -> Path:
@@ -138,13 +176,10 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     }
 
 
-def test_a_classification_table_is_adopted_and_a_second_run_changes_nothing(project, capsys):
-    folder = project("classification")
-    raw = customers(folder / "exports/customers.csv")
-    original_params = (folder / "params.yaml").read_text(encoding="utf-8")
-
-    assert adopt.run(str(raw), "churn") is True
-    out = capsys.readouterr().out
+def test_a_classification_table_is_adopted_and_a_second_run_changes_nothing(adopted_customers, capsys, fewer_resamples):
+    folder, out, original_params = adopted_customers.folder, adopted_customers.out, adopted_customers.original_params
+    raw = folder / "exports/customers.csv"
+    assert adopted_customers.changed is True
 
     copied = folder / "data/raw/customers.csv"
     assert copied.read_bytes() == raw.read_bytes()
@@ -233,16 +268,14 @@ def test_a_classification_table_is_adopted_and_a_second_run_changes_nothing(proj
     assert snapshot(folder) == before
 
 
-def test_a_column_left_out_by_hand_stays_out_with_its_reason(project, capsys):
-    folder = project("classification")
-    raw = customers(folder / "exports/customers.csv")
-    adopt.run(str(raw), "churn")
+def test_a_column_left_out_by_hand_stays_out_with_its_reason(adopted_customers, capsys, fewer_resamples):
+    folder = adopted_customers.folder
+    raw = folder / "exports/customers.csv"
     params = folder / "params.yaml"
     lines = params.read_text(encoding="utf-8").splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("- customer_id"))
     lines.insert(at + 1, "    - region                      # codes are reassigned every year\n")
     params.write_text("".join(lines), encoding="utf-8")
-    capsys.readouterr()
 
     adopt.run(str(raw), "churn")
     assert "region" in params_data(folder)["data"]["exclude"]
@@ -250,9 +283,8 @@ def test_a_column_left_out_by_hand_stays_out_with_its_reason(project, capsys):
     assert "region       codes are reassigned every year" in capsys.readouterr().out
 
 
-def test_the_data_stage_then_refuses_a_table_that_breaks_the_contract(project):
-    folder = project("classification")
-    adopt.run(str(customers(folder / "exports/customers.csv")), "churn")
+def test_the_data_stage_then_refuses_a_table_that_breaks_the_contract(adopted_customers):
+    folder = adopted_customers.folder
     raw = folder / "data/raw/customers.csv"
     spoiled = pd.read_csv(raw, dtype=str, keep_default_na=False)
     spoiled.loc[3, "income"] = "unknown"
@@ -279,7 +311,7 @@ def test_the_bounds_lie_between_the_dummy_and_the_model(project):
     assert not (folder / "data").exists() and not (folder / "data-contract.yaml").exists()  # plan writes nothing
 
 
-def test_a_large_table_is_measured_on_a_sample(project, monkeypatch, capsys):
+def test_a_large_table_is_measured_on_a_sample(project, monkeypatch, capsys, fewer_resamples):
     monkeypatch.setattr(adopt, "BASELINE_ROWS", 150)
     folder = project("classification")
     adopt.run(str(customers(folder / "exports/customers.csv")), "churn")
@@ -315,7 +347,7 @@ def test_a_regression_table_gets_floors_and_ceilings_on_its_own_scale(project, c
     assert "rank correlation" in capsys.readouterr().out
 
 
-def test_a_group_or_time_split_the_user_chose_is_kept(project):
+def test_a_group_or_time_split_the_user_chose_is_kept(project, fewer_resamples):
     folder = project("classification")
     params = folder / "params.yaml"
     params.write_text(
@@ -329,7 +361,7 @@ def test_a_group_or_time_split_the_user_chose_is_kept(project):
     assert "signup" not in found.exclude  # the split's own column is never a feature anyway
 
 
-def test_a_european_export_gets_numbers_for_its_numeric_columns(project):
+def test_a_european_export_gets_numbers_for_its_numeric_columns(project, fewer_resamples):
     # Semicolons between columns, decimal commas: the contract must type area and price as numbers.
     folder = project("regression")
     source = pd.read_csv(houses(folder / "exports/houses.csv"))
@@ -341,7 +373,7 @@ def test_a_european_export_gets_numbers_for_its_numeric_columns(project):
     assert written["district"].type == "categorical"
 
 
-def test_a_parquet_file_and_a_sample_table(project):
+def test_a_parquet_file_and_a_sample_table(project, fewer_resamples):
     folder = project("classification")
     source = pd.read_csv(customers(folder / "exports/customers.csv"), dtype={"region": str}).drop(columns="Unnamed: 0")
     source.to_parquet(folder / "exports/customers.parquet", index=False)
@@ -360,7 +392,7 @@ def test_a_parquet_file_and_a_sample_table(project):
     assert contract.load(folder / "data-contract.yaml")["target"].categories == ("0", "1", "2")
 
 
-def test_a_different_file_of_the_same_name_needs_force(project, capsys):
+def test_a_different_file_of_the_same_name_needs_force(project, capsys, fewer_resamples):
     folder = project("classification")
     customers(folder / "data/raw/customers.csv", rows=200)
     newer = customers(folder / "exports/customers.csv")
@@ -370,7 +402,7 @@ def test_a_different_file_of_the_same_name_needs_force(project, capsys):
     assert (folder / "data/raw/customers.csv").read_bytes() == newer.read_bytes()
 
 
-def test_in_a_dvc_project_without_dvc_the_command_is_printed(project, capsys, monkeypatch):
+def test_in_a_dvc_project_without_dvc_the_command_is_printed(project, capsys, monkeypatch, fewer_resamples):
     folder = project("classification")
     (folder / ".dvc").mkdir()
     monkeypatch.setattr(adopt.shutil, "which", lambda name: None)

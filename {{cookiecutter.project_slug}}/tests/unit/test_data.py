@@ -263,3 +263,32 @@ def test_a_european_export_is_read_as_numbers(raw_csv, workdir, contract_of):
     assert schema.feature_types["size"] == "numeric"
     train, _, _ = data.load_split()
     assert train["size"].dtype == np.float64 and train["size"].max() > 40
+
+
+def test_a_stage_reads_one_part_and_the_columns_a_model_uses(raw_csv):
+    _, params = raw_csv(split="group", split_column="id")
+    data.run(params)
+    (data.PROCESSED_DIR / data.TRAIN_FILE).unlink()  # the test part is read without the training part
+    test, schema = data.load_part("test")
+    assert list(test.columns) == [*schema.features, schema.target], "not the group column"
+    assert len(test) == schema.test_rows
+    with pytest.raises(MissingOutputError, match=r"train\.parquet not found; run `dvc repro` first"):
+        data.load_part("train")
+
+
+def test_duplicate_rows_are_found_as_pandas_finds_them():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.choice([0.0, -0.0, 1.5, np.nan], 400),
+            "kind": rng.choice(["a", "b", None], 400),
+            "n": rng.integers(0, 3, 400),
+        }
+    )
+    expected = frame.duplicated().to_numpy()
+    assert expected.sum() > 300, "the table should repeat rows"
+    np.testing.assert_array_equal(data.duplicated_rows(frame, list(frame.columns)), expected)
+    np.testing.assert_array_equal(data.duplicated_rows(frame, ["x"]), frame.duplicated(subset=["x"]).to_numpy())
+    kept, repeated = data.deduplicate(frame, ["x", "kind"], "drop")
+    assert repeated == int(frame.duplicated(subset=["x", "kind"]).sum())
+    pd.testing.assert_frame_equal(kept, frame.drop_duplicates(subset=["x", "kind"]))

@@ -1,7 +1,10 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from {{ cookiecutter.package_name }} import artifact, data, evaluate, export, serve, train
 from {{ cookiecutter.package_name }}.config import Params
@@ -19,6 +22,7 @@ def pipeline(request, csv_params):
         data.run(params)
         train.run(params)
         if evaluated:
+            export.run()  # evaluate scores what serves
             evaluate.run(params)
         return params
 
@@ -70,10 +74,50 @@ def test_a_model_onnx_cannot_hold_is_served_by_scikit_learn(pipeline, monkeypatc
     assert export.ONNX_PATH.parent.is_dir(), "the stage's output folder exists, empty"
 
 
-def test_hist_gradient_boosting_is_exported_or_served_by_scikit_learn(pipeline):
-    pipeline(type="hist_gradient_boosting", hyperparameters={"max_iter": 5})
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_hist_gradient_boosting_is_exported_with_parity(pipeline, task):
+    pipeline(task, type="hist_gradient_boosting", hyperparameters={"max_iter": 20, "min_samples_leaf": 5})
     record = export.run()
-    assert (record["runtime"] == "sklearn" and record["fallback_reason"]) or record["parity"]
+    assert record["runtime"] == "onnx", record["fallback_reason"]
+    difference = record["parity"].get("max_abs_difference", record["parity"].get("max_relative_difference"))
+    assert difference <= record["parity"]["tolerance"]
+
+
+def test_native_categorical_splits_are_served_by_scikit_learn_with_the_reason():
+    codes = np.tile([0.0, 1.0, 2.0, np.nan], 30).reshape(-1, 1)
+    model = HistGradientBoostingClassifier(max_iter=3, categorical_features=[True]).fit(codes, codes.ravel() == 1.0)
+    with pytest.raises(NotImplementedError, match="native categorical splits"):
+        export.convert(model, {"code": "numeric"})
+
+
+def test_the_parity_check_runs_on_a_bounded_seeded_sample(pipeline):
+    params = pipeline()
+    _, test, _ = data.load_split()
+    bounded = Params.model_validate({**params.as_dict(), "export": {"parity_rows": 7}})
+    record = export.run(bounded)
+    assert record["parity"]["rows"] == 7 and record["parity"]["test_rows"] == len(test) > 7
+    first = export.parity_sample(test, 7, seed=42)
+    assert len(first) == 7 and first.equals(export.parity_sample(test, 7, seed=42)), "the same rows each run"
+    assert first.index.is_monotonic_increasing and not first.equals(export.parity_sample(test, 7, seed=1))
+    assert export.parity_sample(test, len(test), seed=42) is test, "a test split within the bound is checked whole"
+
+
+def test_a_model_over_the_size_budget_fails_the_stage_with_the_fix(pipeline):
+    params = pipeline(type="hist_gradient_boosting", hyperparameters={"max_iter": 20, "min_samples_leaf": 5})
+    tight = Params.model_validate({**params.as_dict(), "export": {"max_model_mb": 0.001}})
+    with pytest.raises(export.ModelSizeError) as refused:
+        export.run(tight)
+    message = str(refused.value)
+    assert re.search(r"models/onnx/model\.onnx is [\d.]+ MB, over export\.max_model_mb 0\.001: bound", message)
+    assert "max_leaf_nodes" in message and not export.ONNX_PATH.exists()
+
+
+def test_a_forest_over_the_budget_is_refused_before_its_conversion(pipeline, monkeypatch):
+    params = pipeline()  # a forest of 10 trees: several kilobytes of nodes
+    monkeypatch.setattr(export, "convert", lambda *_: pytest.fail("a forest over the budget was converted"))
+    tight = Params.model_validate({**params.as_dict(), "export": {"max_model_mb": 0.001}})
+    with pytest.raises(export.ModelSizeError, match=r"model\.onnx would be at least [\d.]+ MB, over export"):
+        export.run(tight)
 
 
 def test_onnx_that_differs_from_scikit_learn_fails_the_stage(pipeline, monkeypatch):
@@ -82,6 +126,30 @@ def test_onnx_that_differs_from_scikit_learn_fails_the_stage(pipeline, monkeypat
     with pytest.raises(export.ParityError, match=r"ONNX probabilities differ .* on the test split"):
         export.run()
     assert not export.ONNX_PATH.exists()
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_forest_takes_scikit_learn_s_branch_at_every_threshold(pipeline, task):
+    pipeline(task)  # a forest after imputation and scaling
+    model, (_, _, schema) = artifact.load_model(), data.load_split()
+    scale = model.named_steps["prepare"].named_transformers_["numeric"].named_steps["scale"]
+    # Rows whose scaled value sits at a threshold (as float32) and one float32 step either side of it.
+    rows = []
+    for tree in model.named_steps["model"].estimators_:
+        for feature, threshold in zip(tree.tree_.feature, tree.tree_.threshold, strict=True):
+            if feature < 0:  # a leaf
+                continue
+            at = np.float32(threshold)
+            for value in (at, np.nextafter(at, np.float32(np.inf)), np.nextafter(at, np.float32(-np.inf))):
+                scaled = np.zeros(len(schema.features))
+                scaled[feature] = value
+                rows.append(scale.inverse_transform(scaled.reshape(1, -1))[0])
+    rows = pd.DataFrame(rows, columns=schema.features)
+    session = export.session(export.convert(model, schema.feature_types))
+    inputs = export.frame_feeds(rows, schema.feature_types, export.input_names(session))
+    served, offline = export.onnx_outputs(session, inputs, task), export.scikit_learn_outputs(model, rows, task)
+    # Another branch would differ by a leaf's share of the vote; float32 sums differ by far less.
+    np.testing.assert_allclose(served, offline, rtol=export.RELATIVE_TOLERANCE, atol=export.PROBABILITY_TOLERANCE)
 
 
 class Probabilities:
@@ -127,14 +195,14 @@ def test_the_service_predicts_with_scikit_learn_when_onnx_cannot(pipeline, monke
     pd.testing.assert_series_equal(pd.DataFrame(answer.json()["predictions"])["prediction"], expected)
 
 
-@pytest.mark.parametrize("model_type", ["random_forest", "logistic_regression"])
+@pytest.mark.parametrize("model_type", ["hist_gradient_boosting", "random_forest", "logistic_regression"])
 def test_a_pipeline_of_text_and_numbers_converts_with_parity(mixed_table, model_type):
     params = Params.model_validate(
         {
             "data": {"source": "file", "path": str(mixed_table), "target": "grade", "split": "stratified"},
             "model": {
                 "type": model_type,
-                "hyperparameters": {"n_estimators": 10} if model_type == "random_forest" else {},
+                "hyperparameters": {"random_forest": {"n_estimators": 10}}.get(model_type, {}),
             },
         }
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import artifact, export, predict
+from {{ cookiecutter.package_name }} import artifact, export, predict, runtime
 from {{ cookiecutter.package_name }}.data import load_split, model_input
 from {{ cookiecutter.package_name }}.errors import ArtifactError, DataError
 
@@ -42,10 +42,40 @@ def test_scores_a_raw_csv_keeping_its_other_columns(mixed_outputs, chunk_rows):
     assert predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv", chunk_rows=chunk_rows) == 80
     scored = pd.read_csv("scored.csv", dtype={"code": str, "customer_id": str})
     assert list(scored.columns[: len(raw.columns)]) == list(raw.columns)
+    header = (mixed_outputs / "scored.csv").read_text().splitlines()[0]
+    assert header.startswith("customer_id,island,code,member,bill length,depth,species,note,prediction,"), header
     assert scored["code"].str.fullmatch(r"\d{3}").all(), "codes keep their leading zeros"
     assert (scored["note"] == "kept").all()
     assert {"prediction", "probability_Adelie", "probability_Chinstrap", "probability_Gentoo"} <= set(scored.columns)
     assert_scored_as_offline(scored, raw)
+
+
+def test_memory_holds_a_few_chunks_whatever_the_length(mixed_outputs, monkeypatch):
+    # Reading runs ahead of writing by at most a chunk on each side of the one being scored: with
+    # 7-row chunks, no more than 3 chunks (21 rows) are ever held, for 80 rows as for 80 million.
+    raw_batch(mixed_outputs).to_csv("batch.csv", index=False)
+    read, written, most_held, scored_rows = [0], [0], [0], []
+    chunks, write, score = predict._chunks, predict._Writer.write, runtime.OnnxPredictor.predict_frame
+
+    def counted_chunks(*args):
+        for chunk in chunks(*args):
+            read[0] += 1
+            most_held[0] = max(most_held[0], read[0] - written[0])
+            yield chunk
+
+    def counted_write(self, chunk):
+        write(self, chunk)
+        written[0] += 1
+
+    monkeypatch.setattr(predict, "_chunks", counted_chunks)
+    monkeypatch.setattr(predict._Writer, "write", counted_write)
+    monkeypatch.setattr(
+        runtime.OnnxPredictor, "predict_frame", lambda self, frame: scored_rows.append(len(frame)) or score(self, frame)
+    )
+    assert predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv", chunk_rows=7) == 80
+    assert (read[0], written[0]) == (12, 12)
+    assert max(scored_rows) == 7 and sum(scored_rows) == 80
+    assert most_held[0] <= 3, f"{most_held[0]} chunks held at once"
 
 
 def test_the_output_has_the_usual_permissions(mixed_outputs):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }} import data, evaluate, report, train
+from {{ cookiecutter.package_name }} import data, evaluate, export, report, train
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_params
 from {{ cookiecutter.package_name }}.contract import CONTRACT_PATH
@@ -17,7 +17,7 @@ STRONG = {"n_estimators": 30}
 
 
 def pipeline_run(folder: Path, csv: Path, hyperparameters: dict, monkeypatch, task: str = "classification") -> Path:
-    """Run data -> train -> evaluate in `folder` on `csv`, as `dvc repro` would there."""
+    """Run data -> train -> export -> evaluate in `folder` on `csv`, as `dvc repro` would there."""
     folder.mkdir()
     tolerance = {"accuracy": 0.01, "roc_auc": 0.005} if task == "classification" else {"rmse": 1.0}
     settings = {
@@ -37,6 +37,7 @@ def pipeline_run(folder: Path, csv: Path, hyperparameters: dict, monkeypatch, ta
     params = load_params()
     data.run(params)
     train.run(params)
+    export.run()
     evaluate.run(params)
     return folder
 
@@ -78,7 +79,9 @@ def test_a_better_model_passes(runs, workdir):
     text = (workdir / "report.md").read_text()
     assert verdict.passed
     assert text.startswith("## Model report: ✅ pass")
-    assert "single-row predict (median of 50)" in text
+    served = next(line for line in text.splitlines() if line.startswith("| single-row predict as served"))
+    assert served.count("ms (ONNX Runtime)") == 2, served
+    assert "| single-row predict in scikit-learn, not served (median of 50) |" in text
     digest = json.loads((strong / "models/metadata.json").read_text())["model_sha256"]
     assert f"<!-- head-model-sha256: {digest} -->" in text
 
@@ -113,3 +116,17 @@ def test_a_regression_report_charts_predicted_against_actual(regression_csv, wor
     assert not verdict.passed and "rmse is worse than main by" in text.splitlines()[0]
     assert 'title "Predicted vs actual"' in text
     assert "| rmse |" in text and "| r2 |" in text
+
+
+def test_the_latency_is_the_served_runtimes_and_labelled(runs, workdir, monkeypatch):
+    strong, weak = runs
+    monkeypatch.chdir(weak)  # the head model is served by scikit-learn (it could not be converted)
+    monkeypatch.setattr(export, "convert", lambda *_: (_ for _ in ()).throw(ValueError("cannot convert")))
+    assert export.run()["runtime"] == "sklearn"
+    report.write(strong, weak, workdir / "report.md")
+    rows = [line for line in (workdir / "report.md").read_text().splitlines() if "single-row predict" in line]
+    assert len(rows) == 2, rows
+    assert rows[0].startswith("| single-row predict as served (median of 50) |")
+    assert rows[0].endswith("ms (scikit-learn) |") and "ms (ONNX Runtime) |" in rows[0]
+    base_cell, head_cell = rows[1].split("|")[2:4]
+    assert base_cell.strip().endswith(" ms") and head_cell.strip() == "served so (above)"

@@ -14,8 +14,8 @@ def ridge_service(regression_csv, csv_params):
     params = csv_params(regression_csv, "y", "regression", type="ridge", hyperparameters={})
     data.run(params)
     train.run(params)
-    evaluate.run(params)
     assert export.run()["runtime"] == "onnx"
+    evaluate.run(params)
     with TestClient(serve.create_app()) as client:
         while client.get("/ready").json().get("detail") == "loading":
             pass
@@ -31,3 +31,9 @@ def test_an_answer_json_cannot_carry_is_refused_naming_the_row(ridge_service):
     assert [problem["field"] for problem in answer.json()["detail"]] == ["rows[1]"]
     assert answer.json()["detail"][0]["type"] == "not_finite"
     assert ridge_service.post("/predict", json={"rows": [ordinary]}).status_code == 200
+    columns = {name: [value, extreme[name]] for name, value in ordinary.items()}
+    answer = ridge_service.post("/predict", json={"columns": columns})
+    assert answer.status_code == 422
+    (problem,) = answer.json()["detail"]
+    assert (problem["field"], problem["type"]) == ("columns", "not_finite")
+    assert problem["msg"].startswith("row 1: "), problem
