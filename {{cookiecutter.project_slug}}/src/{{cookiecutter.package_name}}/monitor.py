@@ -19,10 +19,14 @@ rows a model is surer than anywhere else). It reports:
 - **the data contract** (``data-contract.yaml``): categories it does not know, above
   ``monitoring.new_categories`` of a column's cells; empty cells beyond the share it allows
   by ``monitoring.empty_margin`` (and significantly so); cells of the wrong type.
-- **quality**, when the batch holds outcomes: each metric recorded at release
-  (``models/metadata.json``) against a bootstrap interval of the same metric on the batch
-  (``monitoring.confidence``); the model has decayed when the recorded value lies beyond the
-  interval's better end, so a small batch does not raise a false alarm.
+- **quality**, when the batch holds outcomes: each metric on the batch against the same
+  metric at release, on the held-out test split the release was scored on (the metrics of
+  ``models/metadata.json``). Both are estimates from a sample, so the change between them
+  gets an interval from both samples' bootstrap spreads (``monitoring.confidence``, shared
+  by the metrics: Bonferroni); the model has decayed when the whole interval lies beyond the
+  metric's ``quality.tolerance`` in the worse direction. A small batch, or a release scored
+  on a small test split, widens the interval instead of raising a false alarm; a huge batch
+  does not flag a change smaller than the tolerance the pull-request gate already accepts.
 
 The tests run on a seeded sample of at most ``monitoring.max_rows`` rows of each side; the
 contract's counts cover every row. Writes ``summary.md`` (for a job summary or an issue),
@@ -73,14 +77,23 @@ class Drift:
 
 
 @dataclass(frozen=True)
+class Outcomes:
+    """True outcomes and the model's scores for the same rows (class probabilities, or predictions)."""
+
+    truth: pd.Series
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
 class MetricCheck:
-    """A metric recorded at release against its bootstrap interval on the batch's outcomes."""
+    """A metric on the batch's outcomes against the same metric at release, and the interval of the change."""
 
     metric: str
-    recorded: float
+    release: float  # on the held-out test split, as served
     batch: float
-    low: float
+    low: float  # the interval of batch - release
     high: float
+    tolerance: float  # quality.tolerance: a change this small is not decay
     goal: str  # higher | lower
     decayed: bool
 
@@ -208,22 +221,11 @@ def prediction_columns(predictor: runtime.Predictor, scores: np.ndarray) -> dict
     return {"prediction": ("numeric", np.asarray(scores, dtype=np.float64).reshape(-1))}
 
 
-def quality_checks(
-    truth: pd.Series,
-    scores: np.ndarray,
-    classes: list,
-    task: str,
-    recorded: dict[str, float],
-    settings: MonitoringParams,
-    seed: int,
-) -> tuple[list[MetricCheck], list[str]]:
-    """Each recorded metric against a bootstrap interval on the batch; notes for what cannot be judged."""
-    import sklearn
-
-    from . import evaluate  # scikit-learn's metrics: loaded only when the batch holds outcomes
-
-    goals = evaluate.METRIC_GOALS
-    notes: list[str] = []
+def _scorable(
+    outcomes: Outcomes, classes: list, task: str, seed: int, notes: list[str]
+) -> tuple[pd.Series, np.ndarray]:
+    """The labelled rows that can be scored (known classes, numbers), at most QUALITY_ROWS of them (seeded)."""
+    truth = outcomes.truth.reset_index(drop=True)
     labelled = truth.notna().to_numpy().copy()  # pandas hands out read-only arrays (copy-on-write)
     if task == "classification":
         known = {str(label) for label in classes}
@@ -232,59 +234,98 @@ def quality_checks(
         if strangers:
             notes.append(f"outcomes hold classes the model does not know, left out of the metrics: {strangers[:5]}")
         labelled &= text.isin(known).to_numpy()
-        by_text = {str(label): label for label in classes}
-        truth = text.map(by_text)
+        truth = text.map({str(label): label for label in classes})
     else:
         truth = pd.to_numeric(truth, errors="coerce")
         labelled &= truth.notna().to_numpy()
     if labelled.sum() > QUALITY_ROWS:  # a seeded subset: the interval is then that of QUALITY_ROWS outcomes
         kept = np.random.default_rng(seed).choice(np.flatnonzero(labelled), QUALITY_ROWS, replace=False)
         labelled = np.isin(np.arange(len(labelled)), kept)
-        notes.append(f"quality judged on {QUALITY_ROWS:,} of the labelled rows, drawn with the project's seed")
-    count = int(labelled.sum())
-    if count < MIN_OUTCOMES:
-        notes.append(f"{count} labelled rows: too few to judge quality (at least {MIN_OUTCOMES})")
-        return [], notes
+        notes.append(f"quality judged on {QUALITY_ROWS:,} labelled rows, drawn with the project's seed")
     # Labels as the model holds them, in a typed column (scikit-learn's metrics refuse mixed object columns).
-    y_true, y_scores = truth[labelled].reset_index(drop=True).infer_objects(), scores[labelled]
+    return truth[labelled].reset_index(drop=True).infer_objects(), outcomes.scores[labelled]
+
+
+def _metrics_and_spread(
+    truth: pd.Series, scores: np.ndarray, classes: list, task: str, rounds: int, seed: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Each metric on these outcomes, and its bootstrap standard deviation (ValueError: cannot be scored)."""
+    import sklearn
+
+    from . import evaluate  # scikit-learn's metrics: loaded only when the batch holds outcomes
+
     class_array = np.asarray(classes)
 
     def metrics_of(index: np.ndarray) -> dict[str, float]:
         # The inputs were checked once; scikit-learn's checks of every resample would take most of the time.
         with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
             if task == "classification":
-                return evaluate.classification_metrics(y_true.iloc[index], y_scores[index], class_array)
-            return evaluate.regression_metrics(y_true.iloc[index], y_scores[index])
+                return evaluate.classification_metrics(truth.iloc[index], scores[index], class_array)
+            return evaluate.regression_metrics(truth.iloc[index], scores[index])
 
-    everything = np.arange(count)
-    try:
-        observed = metrics_of(everything)
-    except ValueError as exc:  # e.g. one class only: ROC AUC is undefined
-        notes.append(f"the batch's outcomes cannot be scored: {exc}")
-        return [], notes
+    count = len(truth)
+    observed = {name: float(value) for name, value in metrics_of(np.arange(count)).items()}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {name: [] for name in observed}
-    for _ in range(settings.bootstrap):
+    for _ in range(rounds):
         try:
             resampled = metrics_of(rng.integers(0, count, count))
-        except ValueError:  # a resample that lacks a class: skip it, the others still bound the metric
+        except ValueError:  # a resample that lacks a class: skip it, the others still measure the spread
             continue
         for name, value in resampled.items():
             draws[name].append(float(value))
-    tail = (1 - settings.confidence) / 2
+    spread = {name: float(np.std(values, ddof=1)) for name, values in draws.items() if len(values) >= rounds // 2}
+    return observed, spread
+
+
+def quality_checks(
+    batch: Outcomes,
+    release: Outcomes,
+    classes: list,
+    task: str,
+    settings: MonitoringParams,
+    seed: int,
+    tolerance: dict[str, float] | None = None,
+) -> tuple[list[MetricCheck], list[str]]:
+    """Each metric on the batch against the release's on the held-out split; notes for what cannot be judged.
+
+    The change's interval is normal, from both sides' bootstrap spreads: the Bonferroni tails of
+    a few metrics lie beyond what a few hundred resamples can place directly.
+    """
+    from . import evaluate
+
+    notes: list[str] = []
+    y_batch, s_batch = _scorable(batch, classes, task, seed, notes)
+    if len(y_batch) < MIN_OUTCOMES:
+        notes.append(f"{len(y_batch)} labelled rows: too few to judge quality (at least {MIN_OUTCOMES})")
+        return [], notes
+    y_release, s_release = _scorable(release, classes, task, seed, [])
+    try:
+        observed, batch_spread = _metrics_and_spread(y_batch, s_batch, classes, task, settings.bootstrap, seed)
+    except ValueError as exc:  # e.g. one class only: ROC AUC is undefined
+        notes.append(f"the batch's outcomes cannot be scored: {exc}")
+        return [], notes
+    reference, release_spread = _metrics_and_spread(y_release, s_release, classes, task, settings.bootstrap, seed + 1)
+    goals, tolerance = evaluate.METRIC_GOALS, tolerance or {}
+    names = [name for name in observed if name in goals and name in reference and name in batch_spread]
+    names = [name for name in names if name in release_spread]
+    if not names:
+        return [], notes
+    z = float(stats.norm.ppf(1 - (1 - settings.confidence) / 2 / len(names)))
     checks = []
-    for name, value in recorded.items():
-        if name not in observed or name not in goals or len(draws[name]) < settings.bootstrap // 2:
-            continue
-        low, high = (float(np.quantile(draws[name], q)) for q in (tail, 1 - tail))
-        decayed = value > high if goals[name] == "higher" else value < low
+    for name in names:
+        change = observed[name] - reference[name]
+        margin = z * math.hypot(batch_spread[name], release_spread[name])
+        low, high, allowed = change - margin, change + margin, float(tolerance.get(name, 0.0))
+        decayed = high < -allowed if goals[name] == "higher" else low > allowed
         checks.append(
             MetricCheck(
                 name,
-                float(value),
-                round(float(observed[name]), 6),
+                round(reference[name], 6),
+                round(observed[name], 6),
                 round(low, 6),
                 round(high, 6),
+                allowed,
                 goals[name],
                 bool(decayed),
             )
@@ -329,7 +370,8 @@ def run(
     chosen = sample(prepared, settings.max_rows, params.seed)
     result.sampled_rows, result.reference_rows = len(chosen), len(reference)
     # The predictions' reference is the held-out split: on its own training rows a model is more sure than anywhere.
-    held_out = model_input(sample(pd.read_parquet(held_out_path), settings.max_rows, params.seed), features.types)
+    held_out_rows = sample(pd.read_parquet(held_out_path), settings.max_rows, params.seed)
+    held_out = model_input(held_out_rows, features.types)
     reference_scores, batch_scores = predictor.predict_frame(held_out), predictor.predict_frame(chosen)
     answers_before = prediction_columns(predictor, reference_scores)
     answers_after = prediction_columns(predictor, batch_scores)
@@ -349,17 +391,22 @@ def run(
 
     target = params.data.target
     if target in batch.columns:
-        recorded = artifact.read_metadata(metadata_path).get("metrics") or {}
-        truth = batch.loc[chosen.index, target].reset_index(drop=True)
         result.quality, notes = quality_checks(
-            truth, batch_scores, predictor.classes, predictor.task, recorded, settings, params.seed
+            Outcomes(batch.loc[chosen.index, target], batch_scores),
+            Outcomes(held_out_rows[target], reference_scores),
+            predictor.classes,
+            predictor.task,
+            settings,
+            params.seed,
+            params.quality.tolerance,
         )
         result.notes.extend(notes)
         for check in result.quality:
             if check.decayed:
                 result.findings.append(
-                    f"{check.metric} fell: {check.batch:.4f} on the batch ({settings.confidence:.0%} interval "
-                    f"{check.low:.4f} to {check.high:.4f}) against {check.recorded:.4f} at release"
+                    f"{check.metric} fell: {check.batch:.4f} on the batch against {check.release:.4f} at release "
+                    f"(change {check.low:+.4f} to {check.high:+.4f} at {settings.confidence:.0%}, beyond the "
+                    f"tolerance of {check.tolerance:g})"
                 )
     else:
         result.notes.append(f"no `{target}` column: quality not judged (only inputs and predictions)")
@@ -389,12 +436,17 @@ def markdown(result: Result) -> str:
     if result.notes:
         lines += ["### Notes", "", *[f"- {_cell(note)}" for note in result.notes], ""]
     if result.quality:
-        lines += ["### Quality", "", "| metric | at release | batch | interval | |", "|---|---|---|---|---|"]
+        lines += [
+            "### Quality",
+            "",
+            "| metric | at release | batch | change (interval) | tolerance | |",
+            "|---|---|---|---|---|---|",
+        ]
         for check in result.quality:
             mark = "decayed" if check.decayed else "ok"
             lines.append(
-                f"| {check.metric} | {check.recorded:.4f} | {check.batch:.4f} | {check.low:.4f} to {check.high:.4f} "
-                f"| {mark} |"
+                f"| {check.metric} | {check.release:.4f} | {check.batch:.4f} | {check.low:+.4f} to {check.high:+.4f} "
+                f"| {check.tolerance:g} | {mark} |"
             )
         lines.append("")
     drifts = sorted([*result.predictions, *result.features], key=lambda drift: -drift.effect)
@@ -449,8 +501,8 @@ def html_page(result: Result, charts: list[str]) -> str:
         for d in sorted([*result.predictions, *result.features], key=lambda drift: -drift.effect)
     )
     quality = "".join(
-        f"<tr><td>{c.metric}</td><td>{c.recorded:.4f}</td><td>{c.batch:.4f}</td><td>{c.low:.4f} to {c.high:.4f}</td>"
-        f"<td>{'decayed' if c.decayed else 'ok'}</td></tr>"
+        f"<tr><td>{c.metric}</td><td>{c.release:.4f}</td><td>{c.batch:.4f}</td><td>{c.low:+.4f} to {c.high:+.4f}</td>"
+        f"<td>{c.tolerance:g}</td><td>{'decayed' if c.decayed else 'ok'}</td></tr>"
         for c in result.quality
     )
     verdict = "Attention needed" if result.alert else "Nothing crossed a threshold"
@@ -460,7 +512,8 @@ def html_page(result: Result, charts: list[str]) -> str:
         ".charts{display:flex;flex-wrap:wrap;gap:1rem}"
     )
     quality_table = (
-        "<h2>Quality</h2><table><tr><th>metric</th><th>at release</th><th>batch</th><th>interval</th><th></th></tr>"
+        "<h2>Quality</h2><table><tr><th>metric</th><th>at release</th><th>batch</th><th>change (interval)</th>"
+        "<th>tolerance</th><th></th></tr>"
         f"{quality}</table>"
         if quality
         else ""
