@@ -108,7 +108,7 @@ class MonitoringParams(_Strict):
     significance: float = Field(0.01, gt=0.0, lt=1.0)  # and the shift this unlikely by chance (over all columns)
     new_categories: float = Field(0.05, ge=0.0, le=1.0)  # share of a column's cells in categories never seen
     empty_margin: float = Field(0.05, ge=0.0, le=1.0)  # empty cells beyond the contract's share by this much
-    confidence: float = Field(0.95, gt=0.0, lt=1.0)  # of the interval around the batch's metrics
+    confidence: float = Field(0.99, gt=0.0, lt=1.0)  # of the interval of each metric's change from release
     bootstrap: int = Field(200, ge=20)  # resamples behind that interval
     max_rows: int = Field(200_000, ge=100)  # seeded sample of each side for the tests
 
