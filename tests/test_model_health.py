@@ -74,7 +74,8 @@ def test_a_drifted_batch_opens_one_issue_and_one_retrain_pull_request(tmp_path):
         "skipped",
         "skipped",
     )
-    assert "Nothing crossed a threshold" in clean.log and "0 labelled rows are not in the training data" in clean.log
+    assert "monitor: nothing crossed a threshold" in clean.log
+    assert "0 labelled rows are not in the training data" in clean.log
 
     shifted(test, contract, "mean texture").to_csv(export, index=False)
     drifted = act.run("model-health.yml", "schedule", EVENT, variables=RETRAIN)
@@ -105,7 +106,7 @@ def test_a_drifted_batch_opens_one_issue_and_one_retrain_pull_request(tmp_path):
     again = act.run("model-health.yml", "schedule", EVENT, variables=RETRAIN)
     assert again.returncode == 0, f"see {act.state}/act-{act.runs}.log"
     assert again.calls == [], "nothing new: no comment, no edit, no second issue or pull request"
-    assert "already holds these findings" in again.log and "already holds exactly these changes" in again.log
+    assert "already holds these findings" in again.log and "already proposes exactly these rows" in again.log
     assert git(project, "ls-remote", "origin", f"refs/heads/{BRANCH}").split()[0] == proposed
 
     shifted(test, contract, "mean smoothness").to_csv(export, index=False)

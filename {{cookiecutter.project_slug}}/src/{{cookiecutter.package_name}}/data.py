@@ -127,7 +127,7 @@ def load_raw(
     if files:
         # Checked against the contract with the rest of the table by the data stage, like any row.
         frame = pd.concat([frame, *(read_table(path, text) for path in files)], ignore_index=True)
-        source = f"{source} + {len(files)} files of {labelled_dir}"
+        source = f"{source} + {labelled_dir} ({len(files)} {'file' if len(files) == 1 else 'files'})"
     return frame, source, with_labelled(digest, files)
 
 

@@ -131,6 +131,8 @@ def run(
             + "\n  - ".join(problems)
             + "\nReview the contract (a wider range, a new category) in a pull request, then run add-labelled again"
         )
+    if params.task == "classification":  # classes as the data stage reads them: 1, not the 1.0 of a column with gaps
+        fresh[target] = contracts.as_text(fresh[target])
     content = _as_csv(fresh)
     path = directory / f"rows-{hashlib.sha256(content).hexdigest()[:16]}.csv"
     directory.mkdir(parents=True, exist_ok=True)

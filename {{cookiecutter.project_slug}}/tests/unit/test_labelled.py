@@ -46,7 +46,7 @@ def test_new_labelled_rows_become_one_new_file_and_a_rerun_adds_nothing(sample_c
 
     assert data.stale_inputs(before.inputs, SAMPLE) == ["data"], "the data stage sees the new rows"
     after = data.run(SAMPLE)
-    assert after.rows == before.rows + 30 and after.data_source.endswith("+ 1 files of data/labelled")
+    assert after.rows == before.rows + 30 and after.data_source == "sklearn:breast_cancer + data/labelled (1 file)"
     assert data.stale_inputs(after.inputs, SAMPLE) == []
 
 
