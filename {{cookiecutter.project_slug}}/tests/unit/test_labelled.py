@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }} import data, labelled
+from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import DataError
 
@@ -97,3 +98,14 @@ def test_a_batch_without_outcomes_adds_nothing(sample_contract, workdir):
 def test_a_missing_batch_is_named(sample_contract, workdir):
     with pytest.raises(DataError, match=r"nowhere.csv: no such file or folder"):
         labelled.run([workdir / "nowhere.csv"], SAMPLE)
+
+
+def test_the_command_prints_what_the_workflow_reads(sample_contract, workdir, capsys):
+    path = workdir / "data/production/batch.csv"
+    write(sample_rows(3, start=400).assign(**{"mean radius": lambda f: f["mean radius"] + 0.5}), path)
+    (workdir / "params.yaml").write_text("data:\n  split: stratified\n")
+    assert main(["add-labelled", "--dry-run", "data/production"]) == 0
+    assert capsys.readouterr().out == "labelled_rows=3\nnew_rows=3\nfile=\n"
+    assert main(["add-labelled", "data/production"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:2] == ["labelled_rows=3", "new_rows=3"] and printed[2].startswith("file=data/labelled/rows-")
