@@ -53,6 +53,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "export",
         "labelled",
         "model_card",
+        "monitor",
         "plots",
         "predict",
         "report",
@@ -74,6 +75,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "test_export",
         "test_labelled",
         "test_model_card",
+        "test_monitor",
         "test_predict",
         "test_report",
         "test_review",
@@ -106,6 +108,8 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "data/production/README.md",
         "data/raw/README.md",
         "dvc.yaml",
+        "monitoring/alerts.test.yml",  # Prometheus rules and their promtool unit tests
+        "monitoring/alerts.yml",
         "params.yaml",
         "pyproject.toml",
         "uv.lock",  # written by the post-generation hook, with its export for pip:
@@ -116,7 +120,10 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "tests/api/test_slow_clients.py",
         "tests/conftest.py",
         "tests/data/test_split.py",
-        *(f"tests/model/{name}.py" for name in ["conftest", "test_against_main", "test_behaviour", "test_quality"]),
+        *(
+            f"tests/model/{name}.py"
+            for name in ["conftest", "test_against_main", "test_behaviour", "test_monitoring", "test_quality"]
+        ),
         *(f"tests/unit/{name}.py" for name in unit),
         *(f"k8s/{name}.yaml" for name in ["deployment", "service", "hpa"] if deploy_target == "kubernetes"),
     }
