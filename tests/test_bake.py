@@ -51,7 +51,9 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "errors",
         "evaluate",
         "export",
+        "labelled",
         "model_card",
+        "monitor",
         "plots",
         "predict",
         "report",
@@ -71,7 +73,9 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "test_data",
         "test_evaluate",
         "test_export",
+        "test_labelled",
         "test_model_card",
+        "test_monitor",
         "test_predict",
         "test_report",
         "test_review",
@@ -90,6 +94,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         ".github/scripts/template_update.py",
         ".github/scripts/verify_dvc_cache.py",
         ".github/workflows/deploy.yml",
+        ".github/workflows/model-health.yml",
         ".github/workflows/pr-report.yml",
         ".github/workflows/template-update.yml",
         ".gitignore",
@@ -99,8 +104,12 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "MODEL_CARD.md",
         "README.md",
         "data-contract.yaml",
+        "data/labelled/README.md",
+        "data/production/README.md",
         "data/raw/README.md",
         "dvc.yaml",
+        "monitoring/alerts.test.yml",  # Prometheus rules and their promtool unit tests
+        "monitoring/alerts.yml",
         "params.yaml",
         "pyproject.toml",
         "uv.lock",  # written by the post-generation hook, with its export for pip:
@@ -111,7 +120,10 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "tests/api/test_slow_clients.py",
         "tests/conftest.py",
         "tests/data/test_split.py",
-        *(f"tests/model/{name}.py" for name in ["conftest", "test_against_main", "test_behaviour", "test_quality"]),
+        *(
+            f"tests/model/{name}.py"
+            for name in ["conftest", "test_against_main", "test_behaviour", "test_monitoring", "test_quality"]
+        ),
         *(f"tests/unit/{name}.py" for name in unit),
         *(f"k8s/{name}.yaml" for name in ["deployment", "service", "hpa"] if deploy_target == "kubernetes"),
     }

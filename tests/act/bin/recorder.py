@@ -16,6 +16,8 @@ test seeded (or recorded) in $ACT_RECORD.runs.json, each with its artifacts'
 folders, answer `gh run list` and `gh run download`. `gh attestation verify` answers from what
 the attest-build-provenance stand-in recorded in $ACT_RECORD.attestations.json, with the real
 command's policy checks (repository, signer workflow, source ref and commit) and its failures.
+Issues (`gh issue list|create|view|edit|comment`) and labels (`gh label create`) live in
+$ACT_RECORD.issues.json.
 """
 
 import fnmatch
@@ -100,6 +102,79 @@ def pull_requests(args: list[str], record: Path) -> int:
         call = {"tool": "gh", "args": args, "pr": pull["number"], "action": action, "token": os.environ["GH_TOKEN"]}
         log.write(json.dumps({**call, **pull}) + "\n")
     print(f"https://github.com/acme/project/pull/{pull['number']}")
+    return 0
+
+
+def issues(args: list[str], record: Path) -> int:
+    """`gh label create` and `gh issue list|create|view|edit|comment` with the options the workflows use,
+    against the issues kept in $ACT_RECORD.issues.json (each with its labels and comments)."""
+    if not os.environ.get("GH_TOKEN"):
+        print("gh stand-in: no token in the environment", file=sys.stderr)
+        return 1
+    issues_file = record.with_suffix(".issues.json")
+    store = json.loads(issues_file.read_text()) if issues_file.exists() else {"labels": [], "issues": []}
+    command = args[1]
+
+    def log(action: str, number: int | None, **extra) -> None:
+        with record.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"tool": "gh", "args": args, "action": action, "issue": number, **extra}) + "\n")
+
+    def find(number: str) -> dict | None:
+        return next((issue for issue in store["issues"] if issue["number"] == int(number)), None)
+
+    if args[0] == "label":  # gh label create NAME --color C --description D --force
+        if args[2] not in store["labels"]:
+            store["labels"].append(args[2])
+        elif "--force" not in args:
+            print(f'label with name "{args[2]}" already exists; use `--force` to update it', file=sys.stderr)
+            return 1
+    elif command == "list":
+        if option(args, "--json") != "number" or option(args, "--label") is None:
+            print(f"gh stand-in: unexpected issue list options {args}", file=sys.stderr)
+            return 2
+        state = option(args, "--state") or "open"
+        found = [i for i in store["issues"] if option(args, "--label") in i["labels"] and i["state"] == state]
+        found.sort(key=lambda issue: -issue["number"])  # newest first, as gh lists them
+        if option(args, "--jq") == ".[0].number // empty":
+            if found:
+                print(found[0]["number"])
+        else:
+            print(json.dumps([{"number": issue["number"]} for issue in found]))
+        return 0
+    elif command == "view":
+        issue = find(args[2])
+        if issue is None or option(args, "--json") != "body" or option(args, "--jq") != ".body":
+            print(f"gh stand-in: unexpected issue view {args}", file=sys.stderr)
+            return 1
+        print(issue["body"])
+        return 0
+    elif command == "create":
+        labels = [option(args, "--label")] if option(args, "--label") else []
+        missing = [label for label in labels if label not in store["labels"]]
+        if missing:  # GitHub refuses a label the repository does not have
+            print(f"could not add label: '{missing[0]}' not found", file=sys.stderr)
+            return 1
+        body = Path(option(args, "--body-file")).read_text(encoding="utf-8")
+        issue = {"number": len(store["issues"]) + 1, "state": "open", "title": option(args, "--title"),
+                 "labels": labels, "body": body, "comments": []}  # fmt: skip
+        store["issues"].append(issue)
+        log("created", issue["number"], title=issue["title"], body=body)
+        print(f"https://github.com/acme/project/issues/{issue['number']}")
+    elif command in ("edit", "comment"):
+        issue = find(args[2])
+        if issue is None:
+            print(f"GraphQL: Could not resolve to an issue with the number of {args[2]}.", file=sys.stderr)
+            return 1
+        body = Path(option(args, "--body-file")).read_text(encoding="utf-8")
+        if command == "edit":
+            issue["body"] = body
+        else:
+            issue["comments"].append(body)
+        log({"edit": "edited", "comment": "commented"}[command], issue["number"], body=body)
+    else:
+        print(f"gh stand-in: unexpected call {args}", file=sys.stderr)
+        return 2
+    issues_file.write_text(json.dumps(store))
     return 0
 
 
@@ -302,6 +377,8 @@ def main() -> int:
         return 0  # the real one makes git ask gh for github.com credentials; the test remote is a folder
     if tool == "gh" and args[:1] == ["pr"] and args[1:2] in (["list"], ["create"], ["edit"], ["view"]):
         return pull_requests(args, record)
+    if tool == "gh" and (args[:1] == ["issue"] or args[:2] == ["label", "create"]):
+        return issues(args, record)
     if tool == "gh" and args[:1] == ["release"]:
         return releases(args, record)
     if tool == "gh" and args[:1] == ["api"] and len(args) == 2 and args[1].split("/")[3:4] == ["environments"]:

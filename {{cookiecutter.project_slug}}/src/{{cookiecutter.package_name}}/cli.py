@@ -1,5 +1,5 @@
 """Command line: one subcommand per DVC stage (``data``, ``train``, ``export``, ``evaluate``), plus
-``adopt``, ``predict``, ``serve``, ``benchmark``, ``report``, ``gate`` and ``monitor``.
+``adopt``, ``predict``, ``serve``, ``benchmark``, ``report``, ``gate``, ``monitor`` and ``add-labelled``.
 
 ``dvc.yaml`` runs these same commands, so ``dvc repro`` and running a stage by hand do the
 same thing. Problems the user can fix print one ``error:`` line and exit with status 2.
@@ -117,6 +117,16 @@ def _monitor(args: argparse.Namespace) -> int:
     return 1 if result.alert else 0
 
 
+def _add_labelled(args: argparse.Namespace) -> None:
+    from . import labelled
+
+    added = labelled.run(args.batches, load_params(args.params), dry_run=args.dry_run)
+    # key=value lines: a workflow step appends them to $GITHUB_OUTPUT as they are.
+    print(f"labelled_rows={added.labelled_rows}")
+    print(f"new_rows={added.new_rows}")
+    print(f"file={added.path or ''}")
+
+
 def _report(args: argparse.Namespace) -> None:
     from . import report
 
@@ -218,6 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument("batch", type=Path, help="CSV or Parquet of production rows (with the target column if known)")
     monitor.add_argument("--output", type=Path, help="folder of the reports (default: reports/monitor/)")
+    add_labelled = stage(
+        "add-labelled",
+        _add_labelled,
+        "Add the production rows with known outcomes that the training data lacks to data/labelled/, as one "
+        "new file (existing files are never changed); `dvc repro` then retrains on them.",
+    )
+    add_labelled.add_argument(
+        "batches", type=Path, nargs="+", help="CSV or Parquet files of production rows, or folders of them"
+    )
+    add_labelled.add_argument("--dry-run", action="store_true", help="count the new rows, write nothing")
 
     from .serve import (
         DEFAULT_HOST,

@@ -35,6 +35,9 @@ TRAIN_FILE = "train.parquet"
 TEST_FILE = "test.parquet"
 SCHEMA_FILE = "schema.json"
 PARQUET_SUFFIXES = (".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
+# Production rows with known outcomes, added to the training data as new files (never edited): see labelled.py.
+LABELLED_DIR = Path("data/labelled")
 # The sample tables that ship with scikit-learn, and what each is for; params.yaml's
 # data.sklearn_dataset accepts these names (tests/unit/test_config.py keeps the two alike).
 SKLEARN_DATASETS = {
@@ -90,14 +93,42 @@ def sklearn_frame(name: str, target: str) -> pd.DataFrame:
     return loader(as_frame=True).frame.rename(columns={"target": target})
 
 
-def load_raw(params: DataParams, contract: contracts.Contract | None = None) -> tuple[pd.DataFrame, str, str]:
-    """Return the raw frame, a description of its source, and the SHA-256 of its content."""
+def labelled_files(directory: Path = LABELLED_DIR) -> list[Path]:
+    """The files of production rows with known outcomes added to the training data (``add-labelled``), by name."""
+    if not directory.is_dir():
+        return []
+    return sorted(path for path in directory.iterdir() if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES)
+
+
+def with_labelled(digest: str, files: list[Path]) -> str:
+    """The raw table's SHA-256, folded with each added file's name and content (unchanged when there are none,
+    so a project without added rows keeps the fingerprint, and the outputs, it had)."""
+    if not files:
+        return digest
+    combined = hashlib.sha256(digest.encode())
+    for path in files:
+        combined.update(f"\0{path.name}\0{file_sha256(path)}".encode())
+    return combined.hexdigest()
+
+
+def load_raw(
+    params: DataParams, contract: contracts.Contract | None = None, labelled_dir: Path = LABELLED_DIR
+) -> tuple[pd.DataFrame, str, str]:
+    """Return the raw frame (the rows of ``labelled_dir`` appended), a description of its source, and the
+    SHA-256 of its content."""
+    text = contracts.text_columns(contract) if contract else []
     if params.source == "sklearn":
         frame = sklearn_frame(params.sklearn_dataset, params.target)
         digest = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
-        return frame, f"sklearn:{params.sklearn_dataset}", digest
-    text = contracts.text_columns(contract) if contract else []
-    return read_table(params.path, text), str(params.path), file_sha256(params.path)
+        source = f"sklearn:{params.sklearn_dataset}"
+    else:
+        frame, source, digest = read_table(params.path, text), str(params.path), file_sha256(params.path)
+    files = labelled_files(labelled_dir)
+    if files:
+        # Checked against the contract with the rest of the table by the data stage, like any row.
+        frame = pd.concat([frame, *(read_table(path, text) for path in files)], ignore_index=True)
+        source = f"{source} + {labelled_dir} ({len(files)} {'file' if len(files) == 1 else 'files'})"
+    return frame, source, with_labelled(digest, files)
 
 
 SEPARATORS = ",;\t|"  # what exports use: comma, semicolon (where the comma is the decimal mark), tab, pipe
@@ -347,10 +378,11 @@ def fingerprint(params: Params, data_hash: str, contract_path: Path) -> dict[str
 def current_fingerprint(params: Params, root: Path = Path()) -> dict[str, str]:
     """The fingerprint the data stage would record now in the project at ``root`` (hashes the raw data)."""
     if params.data.source == "sklearn":
-        data_hash = load_raw(params.data)[2]
+        data_hash = load_raw(params.data, labelled_dir=root / LABELLED_DIR)[2]
     else:
         path = root / params.data.path
         data_hash = file_sha256(path) if path.is_file() else "(missing)"
+        data_hash = with_labelled(data_hash, labelled_files(root / LABELLED_DIR))
     return fingerprint(params, data_hash, root / contracts.CONTRACT_PATH)
 
 

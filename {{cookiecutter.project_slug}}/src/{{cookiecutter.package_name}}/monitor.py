@@ -167,6 +167,11 @@ def sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return frame if len(frame) <= rows else frame.sample(n=rows, random_state=seed)
 
 
+def percent(share: float, decimals: int = 1) -> str:
+    """A share as a percentage ("12.5%"); a helper, as a format spec ending in `%` would close a Jinja tag."""
+    return f"{share * 100:.{decimals}f}%"
+
+
 def contract_findings(
     batch: pd.DataFrame,
     prepared: pd.DataFrame,
@@ -194,7 +199,7 @@ def contract_findings(
             p_value = stats.binomtest(empty, rows, allowed, alternative="greater").pvalue if allowed < 1 else 1.0
             if p_value < settings.significance / tests:
                 findings.append(
-                    f"`{name}`: {empty / rows:.1%} of cells are empty; the contract allows {allowed:.1%} "
+                    f"`{name}`: {percent(empty / rows)} of cells are empty; the contract allows {percent(allowed)} "
                     f"(monitoring.empty_margin {settings.empty_margin:g})"
                 )
         if column.type == "categorical" and column.categories:
@@ -204,7 +209,7 @@ def contract_findings(
             if len(values) and len(unknown) / len(values) > settings.new_categories:
                 examples = ", ".join(repr(value) for value in unknown.value_counts().index[:5])
                 findings.append(
-                    f"`{name}`: {len(unknown) / len(values):.1%} of cells hold categories the contract does not "
+                    f"`{name}`: {percent(len(unknown) / len(values))} of cells hold categories the contract does not "
                     f"know ({examples}; monitoring.new_categories {settings.new_categories:g})"
                 )
     return findings
@@ -407,8 +412,8 @@ def run(
             if check.decayed:
                 result.findings.append(
                     f"{check.metric} fell: {check.batch:.4f} on the batch against {check.release:.4f} at release "
-                    f"(change {check.low:+.4f} to {check.high:+.4f} at {settings.confidence:.0%}, beyond the "
-                    f"tolerance of {check.tolerance:g})"
+                    f"(change {check.low:+.4f} to {check.high:+.4f} at {percent(settings.confidence, 0)}, beyond "
+                    f"the tolerance of {check.tolerance:g})"
                 )
     else:
         result.notes.append(f"no `{target}` column: quality not judged (only inputs and predictions)")
