@@ -389,7 +389,8 @@ class _Metrics:
     traffic: ModelTraffic  # what the model is asked and answers (see .traffic)
 
     @classmethod
-    def create(cls, records: "_Records", serving_path: Path) -> "_Metrics":
+    def create(cls, features: Features, serving: dict[str, Any], serving_path: Path) -> "_Metrics":
+        """The registry of ``/metrics`` for the model of a serving record."""
         registry = CollectorRegistry()
         requests = Counter("http_requests", "HTTP requests by route and status", ["route", "status"], registry=registry)
         latency = Histogram(
@@ -399,12 +400,10 @@ class _Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        task = records.serving.get("task")
-        deciles = records.serving.get("prediction_deciles") or []
+        task, deciles = serving.get("task"), serving.get("prediction_deciles") or []
         if task == "regression" and not deciles:
             raise ArtifactError(f"{serving_path}: no prediction_deciles; it predates this code: run `dvc repro`")
-        classes = records.serving.get("classes") or []
-        traffic = ModelTraffic(records.features, task, classes, deciles)
+        traffic = ModelTraffic(features, task, serving.get("classes") or [], deciles)
         registry.register(traffic)
         return cls(registry, requests, latency, traffic)
 
@@ -637,7 +636,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     records = _Records.read(settings)
     public = records.public(settings)
     body_model = request_model(records.features, records.example, settings.max_rows)
-    model, metrics = _Model(), _Metrics.create(records, settings.serving_path)
+    model, metrics = _Model(), _Metrics.create(records.features, records.serving, settings.serving_path)
     check_exclude(settings.row_log, records.features.names)  # also while the log is off: it may be turned on
     row_log = None
     if settings.row_log.share > 0:
