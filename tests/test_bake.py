@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, load_hook, remote_url, run
+from tasks import PROMTOOL_FIX
 
 COMBINATIONS = [
     {
@@ -33,6 +35,10 @@ COMBINATIONS = [
     for i, (task, remote) in enumerate(itertools.product(CHOICES["task"], CHOICES["dvc_remote"]))
 ]
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
+# Prometheus's alert templates ({{ $value }}, {{ $labels.feature }}) are the rules' own syntax, written on
+# purpose in the files that hold rules; anywhere else they would be leftover Jinja too.
+ALERT_RULE_FILES = {"monitoring/alerts.yml", "k8s/monitoring/prometheus-rule.yaml"}
+PROMETHEUS_TEMPLATE = re.compile(r"\{\{ \$(value|labels\.\w+)\b[^{}]*\}\}")
 
 
 def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
@@ -52,18 +58,22 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "evaluate",
         "export",
         "model_card",
+        "monitor",
         "plots",
         "predict",
         "report",
         "review",
+        "row_log",
         "runtime",
         "serve",
         "smoke",
+        "traffic",
         "train",
     ]
     unit = [
         "conftest",
         "test_adopt",
+        "test_alerts",
         "test_artifact",
         "test_cli",
         "test_compare",
@@ -72,11 +82,14 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "test_evaluate",
         "test_export",
         "test_model_card",
+        "test_monitor",
         "test_predict",
         "test_report",
         "test_review",
+        "test_row_log",
         "test_serve",
         "test_smoke",
+        "test_traffic",
         "test_train",
     ]
     return {
@@ -101,6 +114,8 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "data-contract.yaml",
         "data/raw/README.md",
         "dvc.yaml",
+        "monitoring/alerts.yml",
+        "monitoring/alerts.test.yml",
         "params.yaml",
         "pyproject.toml",
         "uv.lock",  # written by the post-generation hook, with its export for pip:
@@ -111,9 +126,16 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "tests/api/test_slow_clients.py",
         "tests/conftest.py",
         "tests/data/test_split.py",
-        *(f"tests/model/{name}.py" for name in ["conftest", "test_against_main", "test_behaviour", "test_quality"]),
+        *(
+            f"tests/model/{name}.py"
+            for name in ["conftest", "test_against_main", "test_behaviour", "test_monitoring", "test_quality"]
+        ),
         *(f"tests/unit/{name}.py" for name in unit),
-        *(f"k8s/{name}.yaml" for name in ["deployment", "service", "hpa"] if deploy_target == "kubernetes"),
+        *(
+            f"k8s/{name}.yaml"
+            for name in ["deployment", "service", "hpa", "monitoring/prometheus-rule"]
+            if deploy_target == "kubernetes"
+        ),
     }
 
 
@@ -142,6 +164,8 @@ def test_nothing_is_left_unrendered(baked):
     _, project = baked
     for name in files_in(project):
         text = (project / name).read_text(encoding="utf-8")
+        if name in ALERT_RULE_FILES:
+            text = PROMETHEUS_TEMPLATE.sub("", text)
         assert not UNRENDERED.search(text), f"{name} has Jinja syntax left: {UNRENDERED.search(text).group()}"
 
 
@@ -306,6 +330,27 @@ def test_the_kubernetes_manifests_probe_the_service(baked):
     assert container["ports"][0]["containerPort"] == 8000
     hpa = yaml.safe_load((project / "k8s/hpa.yaml").read_text(encoding="utf-8"))
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+
+
+def test_the_alert_rules_pass_promtool(baked, tmp_path):
+    """Prometheus's own checker on the rules as baked: they load (every combination, and the kubernetes
+    manifest's copy), and their unit tests pass (once per task: a run evaluates nine days of series)."""
+    answers, project = baked
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail(f"promtool is not installed; {PROMTOOL_FIX}", pytrace=False)
+    monitoring = project / "monitoring"
+    groups = yaml.safe_load((monitoring / "alerts.yml").read_text(encoding="utf-8"))["groups"]
+    found = f"SUCCESS: {sum(len(group['rules']) for group in groups)} rules found"
+    checked = run([promtool, "check", "rules", "alerts.yml"], monitoring)
+    assert found in checked.stdout, checked.stdout
+    if answers["deploy_target"] == "kubernetes":
+        manifest = yaml.safe_load((project / "k8s/monitoring/prometheus-rule.yaml").read_text(encoding="utf-8"))
+        (tmp_path / "rule.yml").write_text(yaml.safe_dump({"groups": manifest["spec"]["groups"]}), encoding="utf-8")
+        assert found in run([promtool, "check", "rules", "rule.yml"], tmp_path).stdout
+    if answers["dvc_remote"] == "none":
+        tested = run([promtool, "test", "rules", "alerts.test.yml"], monitoring)
+        assert "SUCCESS" in tested.stdout, tested.stdout
 
 
 def test_the_lock_is_exported_for_pip_by_one_command_everywhere(baked):
