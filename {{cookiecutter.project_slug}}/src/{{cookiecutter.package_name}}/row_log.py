@@ -114,8 +114,7 @@ class RowLog:
                     "model_version": self.model_version,
                     "inputs": {name: columns[name][row] for name in self.logged},
                     "output": answers[row],
-                },
-                ensure_ascii=False,
+                }  # ASCII with escapes: writable whatever the stream's encoding (a container's may be ASCII)
             )
             + "\n"
             for row in chosen
