@@ -29,9 +29,7 @@ def test_every_row_at_share_one_with_its_request_model_inputs_and_output(tmp_pat
     assert [line["request_id"] for line in written] == ["req-1"] * 3
     assert {line["model_version"] for line in written} == {"v1.2.0"}
     assert written[0]["time"] == "2026-12-01T12:00:00.000+00:00"
-    assert [line["inputs"] for line in written] == [
-        {name: COLUMNS[name][row] for name in FEATURES} for row in range(3)
-    ]
+    assert [line["inputs"] for line in written] == [{name: COLUMNS[name][row] for name in FEATURES} for row in range(3)]
     assert [line["output"] for line in written] == ANSWERS
 
 
@@ -64,7 +62,10 @@ def test_a_new_day_starts_a_new_file(tmp_path):
     log.write("b", COLUMNS, ANSWERS)
     log.close()
     names = sorted(path.name for path in tmp_path.iterdir())
-    assert [name[:len("scored-rows-2026-12-01")] for name in names] == ["scored-rows-2026-12-01", "scored-rows-2026-12-02"]
+    assert [name[: len("scored-rows-2026-12-01")] for name in names] == [
+        "scored-rows-2026-12-01",
+        "scored-rows-2026-12-02",
+    ]
 
 
 @pytest.mark.parametrize("text", ["2", "-0.1", "half", "nan", ""])
@@ -106,5 +107,5 @@ def test_a_line_that_is_no_logged_row_is_named(tmp_path):
     path.write_text('{"inputs": {"island": "Dream"}}\n{"oops": 1}\n')
     with pytest.raises(DataError, match=r"rows.jsonl, line 2: not a logged row"):
         row_log.read(path)
-    with pytest.raises(DataError, match="no .jsonl file of logged rows"):
+    with pytest.raises(DataError, match=r"no \.jsonl file of logged rows"):
         row_log.read(tmp_path / "empty")

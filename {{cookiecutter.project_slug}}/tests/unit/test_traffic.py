@@ -11,7 +11,13 @@ from {{ cookiecutter.package_name }}.traffic import OTHER_FIELD, SMALL_BATCH, Mo
 
 FEATURES = Features(
     names=["island", "code", "member", "bill length", "depth"],
-    types={"island": "categorical", "code": "categorical", "member": "boolean", "bill length": "numeric", "depth": "numeric"},
+    types={
+        "island": "categorical",
+        "code": "categorical",
+        "member": "boolean",
+        "bill length": "numeric",
+        "depth": "numeric",
+    },
     nullable={"island": True, "code": False, "member": False, "bill length": False, "depth": True},
     categories={"island": ["Biscoe", "Dream"], "code": ["007", "012"]},
 )
