@@ -7,7 +7,7 @@ from itertools import cycle
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import cli, row_log
+from {{ cookiecutter.package_name }} import row_log
 from {{ cookiecutter.package_name }}.errors import DataError, ProjectError
 from {{ cookiecutter.package_name }}.row_log import RowLog, RowLogSettings
 
@@ -72,24 +72,6 @@ def test_a_new_day_starts_a_new_file(tmp_path):
 def test_a_share_outside_zero_to_one_is_refused_with_the_fix(text):
     with pytest.raises(ProjectError, match=r"from 0 \(off\) to 1 \(every row\)"):
         row_log.share(text, "--log-rows")
-
-
-def test_the_options_then_the_environment_then_off(monkeypatch):
-    def settings(*options: str) -> RowLogSettings:
-        return cli._row_log_settings(cli.build_parser().parse_args(["serve", *options]))
-
-    for name in ("SERVE_LOG_ROWS", "SERVE_LOG_ROWS_TO", "SERVE_LOG_ROWS_EXCLUDE"):
-        monkeypatch.delenv(name, raising=False)
-    assert settings() == RowLogSettings(0.0, "stdout", ())
-    monkeypatch.setenv("SERVE_LOG_ROWS", "0.25")
-    monkeypatch.setenv("SERVE_LOG_ROWS_TO", "/var/log/rows")
-    monkeypatch.setenv("SERVE_LOG_ROWS_EXCLUDE", "income, name")
-    assert settings() == RowLogSettings(0.25, "/var/log/rows", ("income", "name"))
-    chosen = settings("--log-rows", "1", "--log-rows-to", "stdout", "--log-rows-exclude", "email")
-    assert chosen == RowLogSettings(1.0, "stdout", ("email",))
-    monkeypatch.setenv("SERVE_LOG_ROWS", "5")
-    with pytest.raises(ProjectError, match=r"\$SERVE_LOG_ROWS is '5'"):
-        settings()
 
 
 def test_a_log_folder_reads_back_as_a_table_of_the_inputs(tmp_path):
