@@ -435,7 +435,12 @@ def test_an_unknown_category_is_scored_not_refused(mixed):
 def test_empty_cells_and_unknown_categories_are_counted_by_feature(mixed):
     client = mixed[0]
     before = samples(client)
-    rows = [raw_row(), raw_row(island=None, depth=None), raw_row(island="  ", code="999"), raw_row(island="Atlantis")]
+    rows = [
+        raw_row(depth=18.5),
+        raw_row(island=None),  # raw_row leaves depth empty
+        raw_row(island="  ", code="999", depth=18.5),
+        raw_row(island="Atlantis", depth=18.5),
+    ]
     assert client.post("/predict", json={"columns": as_columns(rows)}).status_code == 200
     assert client.post("/predict", json={"rows": [raw_row(code=7)]}).status_code == 422
     after = samples(client)
