@@ -34,6 +34,40 @@ def keep_variants(answers: dict[str, str], root: Path) -> None:
     shutil.rmtree(root / "_task")
     if answers["deploy_target"] != "kubernetes":
         shutil.rmtree(root / "k8s")  # the manifests only serve the kubernetes target
+        return
+    rule = root / PROMETHEUS_RULE
+    rule.parent.mkdir(parents=True, exist_ok=True)
+    alerts = (root / "monitoring" / "alerts.yml").read_text(encoding="utf-8")
+    rule.write_text(prometheus_rule(alerts, answers["project_slug"]), encoding="utf-8")
+
+
+# Not in k8s/ itself: the deploy applies k8s/*.yaml, and a cluster without the Prometheus Operator's
+# resource types would refuse the whole apply.
+PROMETHEUS_RULE = Path("k8s/monitoring/prometheus-rule.yaml")
+PROMETHEUS_RULE_HEAD = """\
+# The alert rules of monitoring/alerts.yml as a PrometheusRule, for clusters where the Prometheus
+# Operator (kube-prometheus-stack) runs: the same groups under `spec` (tests/unit/test_alerts.py
+# keeps them equal). The deploy does not apply it; once, and after each change of the rules:
+#   kubectl apply -f k8s/monitoring/
+# Add the labels your Prometheus's ruleSelector asks for (kube-prometheus-stack: `release: NAME`).
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: {name}
+  labels:
+    app.kubernetes.io/name: {name}
+spec:
+"""
+
+
+def prometheus_rule(alerts: str, name: str) -> str:
+    """The PrometheusRule manifest of an alerts.yml: its text from `groups:` on, indented under `spec:`, so
+    the rules' comments, block scalars and annotation templates stay as they are written."""
+    top = re.search(r"^groups:", alerts, flags=re.MULTILINE)
+    if top is None:
+        raise ValueError("monitoring/alerts.yml has no top-level `groups:`")
+    lines = alerts[top.start() :].splitlines(keepends=True)
+    return PROMETHEUS_RULE_HEAD.format(name=name) + "".join(f"  {line}" if line.strip() else line for line in lines)
 
 
 # Keys cookiecutter adds that describe this machine's bake, not the project; cruft omits them too.

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The template's two commands; needs only Python 3.10+ and git.
+"""The template's two commands; needs only Python 3.10+ and git (and `test`, promtool: installed from
+Debian's `prometheus` package when missing and run as root, as on a fresh CI machine).
 
     python3 tests/tasks.py quickstart [DIR]   bake a project with the default answers and run its
                                         local loop: environment, dvc repro, pytest
@@ -24,6 +25,10 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 TOOLS_ENV = TEMPLATE / ".venv"
 TOOLS_BIN = TOOLS_ENV / ("Scripts" if os.name == "nt" else "bin")
 DEFAULT_OUTPUT = TEMPLATE / "build" / "quickstart"
+PROMTOOL_FIX = (
+    "the tests check the generated alert rules with it: install Debian's or Ubuntu's `prometheus` package "
+    "(sudo apt-get install --no-install-recommends prometheus), or put Prometheus's promtool on PATH"
+)
 
 
 def tools_env() -> Path:
@@ -91,6 +96,20 @@ def quickstart(output: Path, template: Path = TEMPLATE) -> tuple[dict[str, tuple
     return seconds, project
 
 
+def promtool() -> None:
+    """Prometheus's rules checker, which the tests run on the generated alert rules: Debian's `prometheus`
+    package has it (PyPI has no build of it). Installed with apt-get where it is missing and this is root
+    (a fresh CI machine); otherwise the tests that need it fail, and this says what to install."""
+    if shutil.which("promtool") is not None:
+        return
+    if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print(f"warning: promtool is not installed; {PROMTOOL_FIX}", file=sys.stderr)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "--quiet"], env=env)
+    run(["apt-get", "install", "--quiet", "--yes", "--no-install-recommends", "prometheus"], env=env)
+
+
 def cpu_of_children() -> float:
     """CPU seconds (user and system) of the finished child processes so far; 0 where Python cannot tell."""
     try:
@@ -125,6 +144,7 @@ def main() -> int:
     python = tools_env()
     if shutil.which("git") is None:
         sys.exit("error: git is not installed; the tests bake Git repositories")
+    promtool()
     pytest_args = [*unknown, *args.pytest_args]
     return subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=TEMPLATE, check=False).returncode
 

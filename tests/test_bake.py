@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, load_hook, remote_url, run
+from tasks import PROMTOOL_FIX
 
 COMBINATIONS = [
     {
@@ -33,6 +35,10 @@ COMBINATIONS = [
     for i, (task, remote) in enumerate(itertools.product(CHOICES["task"], CHOICES["dvc_remote"]))
 ]
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
+# Prometheus's alert templates ({{ $value }}, {{ $labels.feature }}) are the rules' own syntax, written on
+# purpose in the files that hold rules; anywhere else they would be leftover Jinja too.
+ALERT_RULE_FILES = {"monitoring/alerts.yml", "k8s/monitoring/prometheus-rule.yaml"}
+PROMETHEUS_TEMPLATE = re.compile(r"\{\{ \$(value|labels\.\w+)\b[^{}]*\}\}")
 
 
 def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
@@ -58,14 +64,17 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "predict",
         "report",
         "review",
+        "row_log",
         "runtime",
         "serve",
         "smoke",
+        "traffic",
         "train",
     ]
     unit = [
         "conftest",
         "test_adopt",
+        "test_alerts",
         "test_artifact",
         "test_cli",
         "test_compare",
@@ -79,8 +88,10 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "test_predict",
         "test_report",
         "test_review",
+        "test_row_log",
         "test_serve",
         "test_smoke",
+        "test_traffic",
         "test_train",
     ]
     return {
@@ -125,7 +136,11 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
             for name in ["conftest", "test_against_main", "test_behaviour", "test_monitoring", "test_quality"]
         ),
         *(f"tests/unit/{name}.py" for name in unit),
-        *(f"k8s/{name}.yaml" for name in ["deployment", "service", "hpa"] if deploy_target == "kubernetes"),
+        *(
+            f"k8s/{name}.yaml"
+            for name in ["deployment", "service", "hpa", "monitoring/prometheus-rule"]
+            if deploy_target == "kubernetes"
+        ),
     }
 
 
@@ -154,6 +169,8 @@ def test_nothing_is_left_unrendered(baked):
     _, project = baked
     for name in files_in(project):
         text = (project / name).read_text(encoding="utf-8")
+        if name in ALERT_RULE_FILES:
+            text = PROMETHEUS_TEMPLATE.sub("", text)
         assert not UNRENDERED.search(text), f"{name} has Jinja syntax left: {UNRENDERED.search(text).group()}"
 
 
@@ -318,6 +335,27 @@ def test_the_kubernetes_manifests_probe_the_service(baked):
     assert container["ports"][0]["containerPort"] == 8000
     hpa = yaml.safe_load((project / "k8s/hpa.yaml").read_text(encoding="utf-8"))
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+
+
+def test_the_alert_rules_pass_promtool(baked, tmp_path):
+    """Prometheus's own checker on the rules as baked: they load (every combination, and the kubernetes
+    manifest's copy), and their unit tests pass (once per task: a run evaluates nine days of series)."""
+    answers, project = baked
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail(f"promtool is not installed; {PROMTOOL_FIX}", pytrace=False)
+    monitoring = project / "monitoring"
+    groups = yaml.safe_load((monitoring / "alerts.yml").read_text(encoding="utf-8"))["groups"]
+    found = f"SUCCESS: {sum(len(group['rules']) for group in groups)} rules found"
+    checked = run([promtool, "check", "rules", "alerts.yml"], monitoring)
+    assert found in checked.stdout, checked.stdout
+    if answers["deploy_target"] == "kubernetes":
+        manifest = yaml.safe_load((project / "k8s/monitoring/prometheus-rule.yaml").read_text(encoding="utf-8"))
+        (tmp_path / "rule.yml").write_text(yaml.safe_dump({"groups": manifest["spec"]["groups"]}), encoding="utf-8")
+        assert found in run([promtool, "check", "rules", "rule.yml"], tmp_path).stdout
+    if answers["dvc_remote"] == "none":
+        tested = run([promtool, "test", "rules", "alerts.test.yml"], monitoring)
+        assert "SUCCESS" in tested.stdout, tested.stdout
 
 
 def test_the_lock_is_exported_for_pip_by_one_command_everywhere(baked):

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bakery import CHOICES, OPTIONS, TEMPLATE, TOOLS_BIN, bake, load_hook
 
@@ -221,3 +222,15 @@ def test_a_template_that_is_not_a_git_checkout_gets_no_cruft_file(tmp_path, capf
     assert not (project / ".cruft.json").exists()
     assert "is not a Git checkout, so no .cruft.json was written" in capfd.readouterr().err
     assert (project / ".git").is_dir(), "the rest of the setup still runs"
+
+
+@pytest.mark.parametrize("task", CHOICES["task"])
+def test_the_prometheus_rule_holds_the_alert_rules_as_written(task):
+    alerts = (TEMPLATE / "{{cookiecutter.project_slug}}" / "_task" / task / "monitoring" / "alerts.yml").read_text()
+    manifest = post_gen.prometheus_rule(alerts, "risk-model")
+    parsed = yaml.safe_load(manifest)
+    assert (parsed["kind"], parsed["metadata"]["name"]) == ("PrometheusRule", "risk-model")
+    assert parsed["spec"]["groups"] == yaml.safe_load(alerts)["groups"]
+    assert "{{ $value" in manifest, "the annotations' templates are kept for Prometheus"
+    with pytest.raises(ValueError, match="no top-level `groups:`"):
+        post_gen.prometheus_rule("# groups: none here\nrules: []\n", "risk-model")

@@ -12,10 +12,14 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, artifact
 from .config import DEFAULT_PARAMS, load_params
 from .errors import ProjectError
+
+if TYPE_CHECKING:
+    from .row_log import RowLogSettings
 
 
 def _adopt(args: argparse.Namespace) -> None:
@@ -81,8 +85,25 @@ def _serve(args: argparse.Namespace) -> None:
             "--keep-alive-timeout", "SERVE_KEEP_ALIVE_TIMEOUT", float, serve.DEFAULT_KEEP_ALIVE_TIMEOUT
         ),
         max_connections=setting("--max-connections", "SERVE_MAX_CONNECTIONS", int, serve.DEFAULT_MAX_CONNECTIONS),
+        row_log=_row_log_settings(args),
     )
     serve.serve(args.host, args.port, settings, log_level=args.log_level)
+
+
+def _row_log_settings(args: argparse.Namespace) -> RowLogSettings:
+    """The sampled log's settings: each option, else its SERVE_LOG_ROWS* variable, else off."""
+    from . import row_log
+
+    share = 0.0
+    if args.log_rows is not None:
+        share = row_log.share(args.log_rows, "--log-rows")
+    elif os.environ.get("SERVE_LOG_ROWS", "").strip():
+        share = row_log.share(os.environ["SERVE_LOG_ROWS"].strip(), "$SERVE_LOG_ROWS")
+    destination = args.log_rows_to or os.environ.get("SERVE_LOG_ROWS_TO", "").strip() or row_log.STDOUT
+    exclude = args.log_rows_exclude
+    if exclude is None:
+        exclude = row_log.excluded(os.environ.get("SERVE_LOG_ROWS_EXCLUDE", ""))
+    return row_log.RowLogSettings(share=share, destination=destination, exclude=tuple(exclude))
 
 
 def _benchmark(args: argparse.Namespace) -> None:
@@ -226,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         "predictions, the data contract, and quality where the batch holds outcomes. Exit 1 when a "
         "threshold of params.yaml's monitoring section is crossed.",
     )
-    monitor.add_argument("batch", type=Path, help="CSV or Parquet of production rows (with the target column if known)")
+    monitor.add_argument(
+        "batch",
+        type=Path,
+        help="CSV or Parquet of production rows (with the target column if known), or the service's sampled log "
+        "of scored rows (a .jsonl file or its folder)",
+    )
     monitor.add_argument("--output", type=Path, help="folder of the reports (default: reports/monitor/)")
     add_labelled = stage(
         "add-labelled",
@@ -273,6 +299,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"open connections; beyond them a request gets 503 at once (default: $SERVE_MAX_CONNECTIONS or "
         f"{DEFAULT_MAX_CONNECTIONS})",
+    )
+    serve.add_argument(
+        "--log-rows",
+        metavar="SHARE",
+        help="log this share of the scored rows, 0 to 1, as JSON lines (inputs, output, model version, request id; "
+        "default: $SERVE_LOG_ROWS or 0, off)",
+    )
+    serve.add_argument(
+        "--log-rows-to",
+        metavar="DEST",
+        help="`stdout`, or a folder for one file per day (default: $SERVE_LOG_ROWS_TO or stdout)",
+    )
+    serve.add_argument(
+        "--log-rows-exclude",
+        metavar="FEATURE",
+        action="append",
+        help="a feature never to log, e.g. personal data; repeat for more "
+        "(default: $SERVE_LOG_ROWS_EXCLUDE, comma-separated)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=_serve)

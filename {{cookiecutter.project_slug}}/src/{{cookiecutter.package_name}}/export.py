@@ -511,6 +511,13 @@ def parity(
     return record
 
 
+def prediction_deciles(predictions: np.ndarray) -> list[float]:
+    """The 10th to 90th percentiles of a regression model's predictions, each once (a model that answers
+    few distinct values has fewer), as the buckets of the service's prediction histogram."""
+    deciles = np.quantile(np.asarray(predictions, dtype=np.float64).reshape(-1), np.linspace(0.1, 0.9, 9))
+    return sorted({float(value) for value in deciles if np.isfinite(value)})
+
+
 def _plain_labels(classes: np.ndarray) -> list:
     """Class labels as JSON values: numpy integers become ints, anything else stays as it is."""
     return [label.item() if hasattr(label, "item") else label for label in classes]
@@ -593,6 +600,9 @@ def run(
         "nullable": {name: contract[name].empty > 0 for name in schema.features},
         "classes": _plain_labels(model.classes_) if schema.task == "classification" else [],
         "example": example_row(test[schema.features], schema.feature_types),  # shown in the API docs
+        # The service's model_prediction histogram: a tenth of the answers in each bucket while production
+        # looks like the test split, so a shift of the answers shows in its metrics (monitoring/alerts.yml).
+        "prediction_deciles": prediction_deciles(expected) if schema.task == "regression" else [],
         "libraries": artifact.installed_versions(RECORDED_LIBRARIES),
     }
     test_rows = len(test)

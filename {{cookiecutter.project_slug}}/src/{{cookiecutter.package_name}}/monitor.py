@@ -1,7 +1,8 @@
 """Command ``monitor``: has production moved away from what the model learned, and has its quality held?
 
 ``monitor BATCH`` compares a table of recent production rows (CSV or Parquet with the
-model's feature columns, and the target column where outcomes are known) with the data of
+model's feature columns, and the target column where outcomes are known; or the service's
+sampled log of scored rows, a ``.jsonl`` file or a folder of them, see :mod:`.row_log`) with the data of
 the model in this workspace (the Model health workflow checks out the released commit
 first): its features with the training split (``data/processed/train.parquet``), its
 predictions with the model's predictions on the held-out test split (on its own training
@@ -49,7 +50,7 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from . import artifact, runtime
+from . import artifact, row_log, runtime
 from . import contract as contracts
 from .config import MonitoringParams, Params
 from .data import PROCESSED_DIR, TEST_FILE, TRAIN_FILE, model_input, read_table
@@ -358,7 +359,10 @@ def run(
     predictor = predictor or runtime.load(metadata_path=metadata_path)
     features = predictor.features
     contract = contracts.load(contract_path)
-    batch = read_table(batch_path, [name for name in contracts.text_columns(contract) if name in features.names])
+    if row_log.is_log(batch_path):  # the service's sampled log of scored rows: their inputs
+        batch = row_log.read(batch_path)
+    else:
+        batch = read_table(batch_path, [name for name in contracts.text_columns(contract) if name in features.names])
     missing = [name for name in features.names if name not in batch.columns]
     if missing:
         raise DataError(f"{batch_path}: missing feature columns {missing}; the model needs {features.names}")

@@ -43,6 +43,12 @@ Slow clients cannot hold it: a request must arrive whole within a deadline (408 
 see :mod:`.connections`), idle connections are closed, and beyond a number of open
 connections a request gets 503 at once (:func:`serve`).
 
+What the service reports: ``/metrics`` holds the server's requests and latency by route and
+status, and the model's traffic (rows, predicted classes or the prediction's histogram, empty
+cells, unknown categories and refused cells by feature: see :mod:`.traffic`), with labels from
+the model's record only. The sampled log of scored rows (off by default, see :mod:`.row_log`)
+writes a share of the rows with their answer, model version and request id as JSON lines.
+
 The request path is kept short: ``async def`` endpoints and an onnxruntime session on one
 thread, run on the event loop (no hop to a thread pool), the body parsed and validated by
 pydantic's JSON parser in one step, responses serialised once by pydantic's serialiser. Neither pandas nor
@@ -59,7 +65,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,7 +78,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from starlette.requests import ClientDisconnect
 
 from . import __version__, artifact, export, runtime
+from .errors import ArtifactError
+from .row_log import RowLog, RowLogSettings, check_exclude
 from .runtime import Features, Predictor
+from .traffic import ModelTraffic
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -102,6 +111,7 @@ class Settings:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds to receive a request whole
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT  # seconds an idle connection is kept
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # open connections; beyond them, 503
+    row_log: RowLogSettings = field(default_factory=RowLogSettings)  # the sampled log of scored rows: off by default
 
 
 def load_predictor(settings: Settings) -> Predictor:
@@ -258,6 +268,7 @@ class _Observe:
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id  # the sampled log of rows names it
         status = 500
 
         async def send_with_id(message: dict) -> None:
@@ -375,10 +386,11 @@ class _Metrics:
     registry: CollectorRegistry
     requests: Counter
     latency: Histogram
-    rows: Counter
+    traffic: ModelTraffic  # what the model is asked and answers (see .traffic)
 
     @classmethod
-    def create(cls) -> "_Metrics":
+    def create(cls, features: Features, serving: dict[str, Any], serving_path: Path) -> "_Metrics":
+        """The registry of ``/metrics`` for the model of a serving record."""
         registry = CollectorRegistry()
         requests = Counter("http_requests", "HTTP requests by route and status", ["route", "status"], registry=registry)
         latency = Histogram(
@@ -388,10 +400,15 @@ class _Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        return cls(registry, requests, latency, Counter("predicted_rows", "Rows predicted", registry=registry))
+        task, deciles = serving.get("task"), serving.get("prediction_deciles") or []
+        if task == "regression" and not deciles:
+            raise ArtifactError(f"{serving_path}: no prediction_deciles; it predates this code: run `dvc repro`")
+        traffic = ModelTraffic(features, task, serving.get("classes") or [], deciles)
+        registry.register(traffic)
+        return cls(registry, requests, latency, traffic)
 
 
-def _lifespan(settings: Settings, model: _Model, records: _Records):
+def _lifespan(settings: Settings, model: _Model, records: _Records, row_log: RowLog | None):
     """Load and verify the model in the background; the service answers /health meanwhile."""
     example = {name: [value] for name, value in records.example.items()}
 
@@ -412,6 +429,8 @@ def _lifespan(settings: Settings, model: _Model, records: _Records):
         loading = asyncio.create_task(asyncio.to_thread(load))
         yield
         await asyncio.shield(loading)
+        if row_log is not None:
+            row_log.close()
 
     return lifespan
 
@@ -420,7 +439,13 @@ NOT_READY = {503: {"model": Problems, "description": "the model is not loaded an
 
 
 def _add_predict(
-    app: FastAPI, body_model: type[BaseModel], max_rows: int, model: _Model, records: _Records, rows: Counter
+    app: FastAPI,
+    body_model: type[BaseModel],
+    max_rows: int,
+    model: _Model,
+    records: _Records,
+    traffic: ModelTraffic,
+    row_log: RowLog | None,
 ) -> None:
     # The body is parsed and validated in one step by pydantic's JSON parser (several times faster than
     # json.loads, then validation); the OpenAPI schema says what FastAPI would have said (see _document).
@@ -454,18 +479,26 @@ def _add_predict(
             body = body_model.model_validate_json(content)
         except ValidationError as exc:
             problems = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_input=False)]
-            return _problems(problems + _unvalidated(content, names, max_rows))
+            return _refused(problems + _unvalidated(content, names, max_rows), traffic)
         columns, problems = _columns(body, names)
         if problems:
-            return _problems(problems)
-        count = len(columns[names[0]])
-        request.state.rows = count
-        rows.inc(count)
+            return _refused(problems, traffic)
+        request.state.rows = traffic.observe_inputs(columns)
         scores = predictor.predict(columns)
         if not np.isfinite(scores).all():
-            return _problems(_not_finite(scores, "rows" if body.rows is not None else "columns"))
-        answers = _ANSWERS.dump_json(predictor.records(scores))
+            return _refused(_not_finite(scores, "rows" if body.rows is not None else "columns"), traffic)
+        traffic.observe_scores(scores)
+        answered = predictor.records(scores)
+        if row_log is not None:
+            row_log.write(request.state.request_id, columns, answered)
+        answers = _ANSWERS.dump_json(answered)
         return Response(b"".join((head, answers, b"}")), media_type="application/json")
+
+
+def _refused(problems: list[dict[str, Any]], traffic: ModelTraffic) -> JSONResponse:
+    """The 422 answer, counted by the features the problems name (model_invalid_cells_total)."""
+    traffic.observe_refusal(problem["loc"] for problem in problems)
+    return _problems(problems)
 
 
 # pydantic's serialiser (Rust, already a dependency; orjson would save 0.02 ms more per 100 rows): about
@@ -603,16 +636,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     records = _Records.read(settings)
     public = records.public(settings)
     body_model = request_model(records.features, records.example, settings.max_rows)
-    model, metrics = _Model(), _Metrics.create()
+    model, metrics = _Model(), _Metrics.create(records.features, records.serving, settings.serving_path)
+    check_exclude(settings.row_log, records.features.names)  # also while the log is off: it may be turned on
+    row_log = None
+    if settings.row_log.share > 0:
+        row_log = RowLog(settings.row_log, records.features.names, records.metadata.get("model_version"))
     app = FastAPI(
         title=f"{__package__} prediction service",
         version=__version__,
         description=f"Model {public['model_version']} ({public['task']}, served by {public['runtime']}).",
-        lifespan=_lifespan(settings, model, records),
+        lifespan=_lifespan(settings, model, records, row_log),
     )
     app.state.model = model
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    _add_predict(app, body_model, settings.max_rows, model, records, metrics.rows)
+    _add_predict(app, body_model, settings.max_rows, model, records, metrics.traffic, row_log)
     _add_status(app, model, public, metrics.registry)
     _document(app, body_model, records.example)
     paths = {route.path for route in app.routes}

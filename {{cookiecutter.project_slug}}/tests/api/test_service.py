@@ -1,14 +1,19 @@
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }} import artifact, export
 from {{ cookiecutter.package_name }}.data import load_split, model_input
+from {{ cookiecutter.package_name }}.errors import ProjectError
 from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE
 from {{ cookiecutter.package_name }}.predict import predict_frame
+from {{ cookiecutter.package_name }}.row_log import RowLogSettings
+from {{ cookiecutter.package_name }}.traffic import OTHER_FIELD
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -243,6 +248,94 @@ def test_metrics_count_requests_by_route_and_status(client):
     assert "http_request_duration_seconds_bucket" in client.get("/metrics").text
 
 
+def samples(client) -> dict[tuple[str, tuple], float]:
+    """Every sample on /metrics: (name, sorted labels) -> value."""
+    text = client.get("/metrics").text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def growth(before: dict, after: dict, name: str, **labels: str) -> float:
+    key = (name, tuple(sorted(labels.items())))
+    return after[key] - before.get(key, 0.0)
+
+
+def model_label_values(found: dict) -> set[str]:
+    """The values of the model's series' labels but a histogram's bounds: what traffic could add."""
+    return {value for (name, labels) in found if name.startswith("model_") for key, value in labels if key != "le"}
+
+
+def test_the_model_traffic_is_counted_on_metrics(client, split):
+    _, test, schema = split
+    rows = request_rows(test.head(5), schema)
+    before = samples(client)
+    answer = client.post("/predict", json={"rows": rows})
+    assert answer.status_code == 200, answer.text
+    after = samples(client)
+    assert growth(before, after, "model_rows_total") == 5
+    predictions = [row["prediction"] for row in answer.json()["predictions"]]
+    serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    if schema.task == "classification":
+        for label, count in Counter(predictions).items():
+            assert growth(before, after, "model_predictions_total", label=str(label)) == count
+        assert growth(before, after, "model_top_class_probability_count") == 5
+    else:
+        deciles = serving["prediction_deciles"]
+        median = deciles[len(deciles) // 2]
+        assert growth(before, after, "model_prediction_count") == 5
+        below = sum(value <= median for value in predictions)
+        assert growth(before, after, "model_prediction_bucket", le=repr(median)) == below
+    assert model_label_values(after) <= {*schema.features, *map(str, serving["classes"]), OTHER_FIELD}
+
+
+def test_a_refused_field_counts_under_its_feature_and_never_becomes_a_label(client, split):
+    _, test, schema = split
+    (row,) = request_rows(test.head(1), schema)
+    feature = schema.features[0]
+    before = samples(client)
+    assert client.post("/predict", json={"rows": [{**row, "not a feature": 1}]}).status_code == 422
+    assert client.post("/predict", json={"rows": [{**row, feature: [1]}]}).status_code == 422
+    after = samples(client)
+    assert growth(before, after, "model_invalid_cells_total", feature=OTHER_FIELD) == 1
+    assert growth(before, after, "model_invalid_cells_total", feature=feature) == 1
+    assert growth(before, after, "model_rows_total") == 0
+    assert "not a feature" not in model_label_values(after)
+
+
+def written_rows(folder: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted(folder.glob("*.jsonl")) for line in path.read_text().splitlines()]
+
+
+def test_the_sampled_log_writes_every_row_at_share_one(start, split, metadata, tmp_path):
+    _, test, schema = split
+    rows = request_rows(test.head(3), schema)
+    with start(row_log=RowLogSettings(share=1.0, destination=str(tmp_path / "rows"))) as (client, _):
+        answer = client.post("/predict", json={"rows": rows}, headers={"x-request-id": "trace-42"})
+        assert answer.status_code == 200, answer.text
+        client.post("/predict", json={"rows": [{"not": "valid"}]})  # refused: no row to log
+    written = written_rows(tmp_path / "rows")
+    assert [line["inputs"] for line in written] == rows
+    assert [line["output"] for line in written] == answer.json()["predictions"]
+    assert {line["request_id"] for line in written} == {"trace-42"}
+    assert {line["model_version"] for line in written} == {metadata["model_version"], answer.json()["model_version"]}
+
+
+def test_the_sampled_log_writes_nothing_when_off(start, split, tmp_path, capfd):
+    _, test, schema = split
+    rows = request_rows(test.head(3), schema)
+    with start(row_log=RowLogSettings(share=0.0, destination=str(tmp_path / "rows"))) as (client, _):
+        assert client.post("/predict", json={"rows": rows}).status_code == 200
+    with start() as (client, _):  # the default: off
+        assert client.post("/predict", json={"rows": rows}).status_code == 200
+    assert not (tmp_path / "rows").exists()
+    assert '"request_id"' not in capfd.readouterr().out
+    with pytest.raises(ProjectError, match="--log-rows-exclude names"), start(row_log=RowLogSettings(exclude=("x y",))):
+        pass
+
+
 def test_the_docs_show_the_training_features_with_an_example(client, schema):
     document = client.get("/openapi.json").json()
     row = document["components"]["schemas"]["Row"]
@@ -337,6 +430,27 @@ def test_an_unknown_category_is_scored_not_refused(mixed):
     answer = client.post("/predict", json={"rows": [row]})
     assert answer.status_code == 200, answer.text
     assert_same_predictions(answer.json()["predictions"], offline(model, pd.DataFrame([row]), schema))
+
+
+def test_empty_cells_and_unknown_categories_are_counted_by_feature(mixed):
+    client = mixed[0]
+    before = samples(client)
+    rows = [
+        raw_row(depth=18.5),
+        raw_row(island=None),  # raw_row leaves depth empty
+        raw_row(island="  ", code="999", depth=18.5),
+        raw_row(island="Atlantis", depth=18.5),
+    ]
+    assert client.post("/predict", json={"columns": as_columns(rows)}).status_code == 200
+    assert client.post("/predict", json={"rows": [raw_row(code=7)]}).status_code == 422
+    after = samples(client)
+    assert growth(before, after, "model_rows_total") == 4
+    assert growth(before, after, "model_empty_cells_total", feature="island") == 2  # null and blank text
+    assert growth(before, after, "model_empty_cells_total", feature="depth") == 1
+    assert growth(before, after, "model_unknown_categories_total", feature="island") == 1
+    assert growth(before, after, "model_unknown_categories_total", feature="code") == 1
+    assert growth(before, after, "model_invalid_cells_total", feature="code") == 1
+    assert not {"Atlantis", "999"} & model_label_values(after)
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import monitor
+from {{ cookiecutter.package_name }} import export, monitor
 from {{ cookiecutter.package_name }}.data import PROCESSED_DIR, TEST_FILE
+from {{ cookiecutter.package_name }}.row_log import RowLog, RowLogSettings
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +20,10 @@ def held_out(split) -> pd.DataFrame:
     return pd.read_parquet(PROCESSED_DIR / TEST_FILE)
 
 
-def run(frame: pd.DataFrame, params, tmp_path, name: str) -> monitor.Result:
-    batch = tmp_path / f"{name}.parquet"
-    frame.to_parquet(batch)
+def run(frame: pd.DataFrame | None, params, tmp_path, name: str, batch=None) -> monitor.Result:
+    if batch is None:
+        batch = tmp_path / f"{name}.parquet"
+        frame.to_parquet(batch)
     # The project's thresholds; fewer bootstrap resamples than a weekly run takes keep the tests quick.
     quick = params.model_copy(update={"monitoring": params.monitoring.model_copy(update={"bootstrap": 60})})
     return monitor.run(batch, quick, output_dir=tmp_path / name)
@@ -63,3 +65,17 @@ def test_wrong_outcomes_on_a_slice_are_decayed_quality(held_out, params, schema,
     result = run(batch, params, tmp_path, "wrong")
     assert [check.metric for check in result.quality if check.decayed], result.quality
     assert not [drift for drift in result.features if drift.drifted]
+
+
+def test_the_services_log_of_held_out_rows_is_a_batch_that_raises_nothing(held_out, params, schema, tmp_path, note):
+    if params.data.split == "time":
+        note("monitor: the test split is the latest rows (data.split: time); drift from training may be real")
+        return
+    # The rows as the service took them, written by its sampled log (monitor reads only their inputs).
+    rows = export.request_rows(held_out[schema.features], schema.feature_types)
+    log = RowLog(RowLogSettings(share=1.0, destination=str(tmp_path / "log")), schema.features, "v0.0.0")
+    log.write("request", {name: [row[name] for row in rows] for name in schema.features}, [{}] * len(rows))
+    log.close()
+    result = run(None, params, tmp_path, "logged", batch=tmp_path / "log")
+    assert result.rows == len(held_out)
+    assert result.findings == [], result.findings

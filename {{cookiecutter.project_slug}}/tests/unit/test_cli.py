@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from {{ cookiecutter.package_name }}.cli import build_parser, main
+from {{ cookiecutter.package_name }}.row_log import RowLogSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,9 @@ def test_the_module_runs_as_a_program():
     assert done.returncode == 0 and "predict" in done.stdout
 
 
+LOG_ROWS_VARIABLES = ("SERVE_LOG_ROWS", "SERVE_LOG_ROWS_TO", "SERVE_LOG_ROWS_EXCLUDE")
+
+
 @pytest.fixture
 def served(monkeypatch) -> list:
     """The settings `serve` would start the server with (it is not started)."""
@@ -46,7 +50,7 @@ def served(monkeypatch) -> list:
 
     started = []
     monkeypatch.setattr(serve, "serve", lambda host, port, settings, log_level: started.append(settings))
-    for name in ("SERVE_REQUEST_TIMEOUT", "SERVE_KEEP_ALIVE_TIMEOUT", "SERVE_MAX_CONNECTIONS"):
+    for name in ("SERVE_REQUEST_TIMEOUT", "SERVE_KEEP_ALIVE_TIMEOUT", "SERVE_MAX_CONNECTIONS", *LOG_ROWS_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     return started
 
@@ -76,4 +80,30 @@ def test_a_bad_slow_client_bound_is_refused_naming_it(served, monkeypatch, capsy
     assert main(["serve", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {named}: it must be ") and err.count("\n") == 1
+    assert served == []
+
+
+def test_serve_takes_the_row_log_from_options_then_the_environment_and_keeps_it_off_by_default(served, monkeypatch):
+    assert main(["serve"]) == 0
+    assert served[0].row_log == RowLogSettings(share=0.0, destination="stdout", exclude=())
+    monkeypatch.setenv("SERVE_LOG_ROWS", "0.25")
+    monkeypatch.setenv("SERVE_LOG_ROWS_TO", "/var/log/rows")
+    monkeypatch.setenv("SERVE_LOG_ROWS_EXCLUDE", "income, name")
+    assert main(["serve"]) == 0
+    assert served[1].row_log == RowLogSettings(share=0.25, destination="/var/log/rows", exclude=("income", "name"))
+    options = ["--log-rows", "1", "--log-rows-to", "stdout", "--log-rows-exclude", "email", "--log-rows-exclude", "id"]
+    assert main(["serve", *options]) == 0
+    assert served[2].row_log == RowLogSettings(share=1.0, destination="stdout", exclude=("email", "id"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment", "named"),
+    [(["--log-rows", "2"], {}, "--log-rows is '2'"), ([], {"SERVE_LOG_ROWS": "some"}, "$SERVE_LOG_ROWS is 'some'")],
+)
+def test_a_bad_share_of_rows_to_log_is_refused_naming_it(served, monkeypatch, capsys, argv, environment, named):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["serve", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {named}: give the share of rows to log, from 0 (off) to 1") and err.count("\n") == 1
     assert served == []
