@@ -259,6 +259,18 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def figures(done: dict) -> dict:
+    """A scenario's throughput, latency, server CPU per request and errors, from what ``drive`` measured."""
+    latencies = done["latencies"]
+    return {
+        "requests_per_second": len(latencies) / sum(latencies),
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "cpu_ms": done["cpu"] / done["sent"] * 1000,
+        "errors": done["errors"],
+    }
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -357,17 +369,12 @@ def rounds(servers: dict, scenarios: list, bodies: dict, seconds: float, count: 
                         totals["sent"] += done["sent"]
                         totals["client"].append(done["client_cpu"])
                 for (server, body, _), done in measured.items():
-                    latencies = done["latencies"]
                     result = {
                         "round": round_number,
                         "server": server,
                         "body": body.split()[0] if server != "mlflow" else "split",
                         "rows": rows,
-                        "requests_per_second": len(latencies) / sum(latencies),
-                        "p50_ms": statistics.median(latencies) * 1000,
-                        "p99_ms": percentile(latencies, 0.99) * 1000,
-                        "cpu_ms": done["cpu"] / done["sent"] * 1000,
-                        "errors": done["errors"],
+                        **figures(done),
                     }
                     results.append(result)
                     print(

@@ -26,7 +26,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import statistics
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -41,7 +40,7 @@ from serve_batches import (  # the benchmark beside this one: the same client an
     Server,
     cpu_seconds,
     drive,
-    percentile,
+    figures,
     step,
 )
 
@@ -148,17 +147,7 @@ def rounds(servers: dict[str, Server], bodies: dict[str, bytes], seconds: float,
                         totals["errors"] += done["errors"]
                         totals["sent"] += done["sent"]
                 for name, done in measured.items():
-                    latencies = done["latencies"]
-                    result = {
-                        "round": round_number,
-                        "service": name,
-                        "rows": int(rows),
-                        "requests_per_second": len(latencies) / sum(latencies),
-                        "p50_ms": statistics.median(latencies) * 1000,
-                        "p99_ms": percentile(latencies, 0.99) * 1000,
-                        "cpu_ms": done["cpu"] / done["sent"] * 1000,
-                        "errors": done["errors"],
-                    }
+                    result = {"round": round_number, "service": name, "rows": int(rows), **figures(done)}
                     results.append(result)
                     print(
                         f"{name:<12} {rows:>4} {result['requests_per_second']:>8.0f} {result['p50_ms']:>8.3f} "
