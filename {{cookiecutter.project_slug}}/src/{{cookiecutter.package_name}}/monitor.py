@@ -493,7 +493,7 @@ def _chart(name: str, kind: str, before: pd.Series, after: pd.Series) -> str:
         shares = shares.loc[shares.max(axis=1).sort_values(ascending=False).index[:12]]
         shares.plot.bar(ax=axes, rot=30)
     axes.set_title(name)
-    axes.legend()
+    axes.legend(loc="upper right")  # "best" searches the data and warns (an error in the tests) when slow
     figure.tight_layout()
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg")
