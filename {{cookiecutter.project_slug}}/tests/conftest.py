@@ -17,12 +17,11 @@ from typing import TypeVar
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import artifact, contract
+from {{ cookiecutter.package_name }} import artifact, contract, paths
 from {{ cookiecutter.package_name }}.compare import Side, Verdict, judge
 from {{ cookiecutter.package_name }}.config import Params, load_params
 from {{ cookiecutter.package_name }}.data import Schema, load_split, stale_inputs
 from {{ cookiecutter.package_name }}.errors import MissingOutputError
-from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -89,7 +88,7 @@ def params() -> Params:
 
 @pytest.fixture(scope="session")
 def data_contract() -> contract.Contract:
-    return contract.load(PROJECT_ROOT / contract.CONTRACT_PATH)
+    return contract.load(PROJECT_ROOT / paths.CONTRACT_PATH)
 
 
 def refuse_stale(recorded: dict[str, str], params: Params, what: str) -> None:
@@ -116,7 +115,7 @@ def schema(split) -> Schema:
 @pytest.fixture(scope="session")
 def metadata(params) -> dict:
     """The record of the trained model, once it is known to come from the current inputs."""
-    record = pipeline_output(lambda: artifact.read_metadata(PROJECT_ROOT / artifact.METADATA_PATH))
+    record = pipeline_output(lambda: artifact.read_metadata(PROJECT_ROOT / paths.METADATA_PATH))
     refuse_stale(record.get("data", {}).get("inputs", {}), params, "the model and its metrics")
     if record.get("params") != params.as_dict(exclude={"quality"}):
         pytest.fail(
@@ -130,19 +129,19 @@ def metadata(params) -> dict:
 @pytest.fixture(scope="session")
 def model(metadata):
     loaded, _ = pipeline_output(
-        lambda: artifact.load_verified(PROJECT_ROOT / artifact.MODEL_PATH, PROJECT_ROOT / artifact.METADATA_PATH)
+        lambda: artifact.load_verified(PROJECT_ROOT / paths.MODEL_PATH, PROJECT_ROOT / paths.METADATA_PATH)
     )
     return loaded
 
 
 @pytest.fixture(scope="session")
 def metrics(metadata) -> dict[str, float]:
-    path = PROJECT_ROOT / METRICS_FILE
+    path = PROJECT_ROOT / paths.METRICS_PATH
     if not path.is_file():
-        pytest.fail(f"{METRICS_FILE} not found; run `dvc repro` first", pytrace=False)
+        pytest.fail(f"{paths.METRICS_PATH} not found; run `dvc repro` first", pytrace=False)
     scores = json.loads(path.read_text(encoding="utf-8"))
     if scores != metadata.get("metrics"):
-        pytest.fail(f"{METRICS_FILE} is not the one recorded with the model; run `dvc repro`", pytrace=False)
+        pytest.fail(f"{paths.METRICS_PATH} is not the one recorded with the model; run `dvc repro`", pytrace=False)
     return scores
 
 
@@ -185,7 +184,7 @@ def write_mixed_table(folder: Path, rows: int = 240, seed: int = 0) -> Params:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
     inferred = contract.infer(frame, "species", "classification")
-    contract.write(inferred, "{{ cookiecutter.package_name }}", folder / contract.CONTRACT_PATH)
+    contract.write(inferred, "{{ cookiecutter.package_name }}", folder / paths.CONTRACT_PATH)
     return Params.model_validate(
         {
             "task": "classification",

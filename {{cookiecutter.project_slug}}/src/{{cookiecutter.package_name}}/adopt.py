@@ -39,13 +39,11 @@ import numpy as np
 import pandas as pd
 
 from . import contract as contracts
-from . import data
-from .config import DEFAULT_PARAMS, DataParams, Params, load_params
+from . import data, paths
+from .config import DataParams, Params, load_params
 from .errors import ConfigError, DataError, rows
 
 PACKAGE = "{{ cookiecutter.package_name }}"
-RAW_DIR = Path("data/raw")
-CARD_PATH = Path("MODEL_CARD.md")
 SAMPLE_PREFIX = "sklearn:"
 SAMPLE_TASKS = data.SKLEARN_DATASETS  # sample table -> the task it serves
 BASELINE_ROWS = 20_000  # rows the baseline trains and tests on at most: a large table adopts in seconds
@@ -642,7 +640,7 @@ def reset_card(text: str, target: str) -> tuple[str, list[str]]:
 
 def destination(table: Table, root: Path, force: bool) -> tuple[Path, bool]:
     """Where the file goes in data/raw/, and whether it must be copied there; refuse to replace another file."""
-    raw = (root / RAW_DIR).resolve()
+    raw = (root / paths.RAW_DIR).resolve()
     source = Path(table.path or "").resolve()
     if source.is_relative_to(raw):  # already in data/raw/: used in place
         return source, False
@@ -653,7 +651,7 @@ def destination(table: Table, root: Path, force: bool) -> tuple[Path, bool]:
         return target, False
     if not force:
         raise DataError(
-            f"{RAW_DIR / source.name} already exists and differs from {table.label}; pass --force to replace it, "
+            f"{paths.RAW_DIR / source.name} already exists and differs from {table.label}; pass --force to replace it, "
             "or rename your file"
         )
     return target, True
@@ -773,7 +771,7 @@ def plan(source: str, target: str | None, params_path: Path, force: bool) -> Pla
         candidate = Params.model_validate(current | {"data": current["data"] | settings | {"exclude": list(exclude)}})
     except ValueError as exc:
         raise ConfigError(f"{params_path}: the adopted settings do not validate: {exc}") from None
-    typed, features = data.validate(frame, candidate, contract, table.label, root / contracts.CONTRACT_PATH)
+    typed, features = data.validate(frame, candidate, contract, table.label, root / paths.CONTRACT_PATH)
     baseline = measure(typed, features, contract, candidate)
     quality = propose(baseline)
     text, differences = update_params(params_path.read_text(encoding="utf-8"), Settings(settings, exclude, quality))
@@ -796,7 +794,7 @@ def _check_params(text: str, params_path: Path) -> None:
 
 
 def run(
-    source: str, target: str | None, params_path: Path = DEFAULT_PARAMS, force: bool = False, say: Say = print
+    source: str, target: str | None, params_path: Path = paths.PARAMS_PATH, force: bool = False, say: Say = print
 ) -> bool:
     """Adopt the table: print what was found, then every change made. Return True when something changed."""
     found = plan(source, target, params_path, force)
@@ -811,12 +809,12 @@ def run(
     say("Changes:")
     changed = [
         _place(found, root, say),
-        _write_contract(found.contract, root / contracts.CONTRACT_PATH, say),
+        _write_contract(found.contract, root / paths.CONTRACT_PATH, say),
         _write_params(found, params_path, say),
-        _reset_card(root / CARD_PATH, found.target, say),
+        _reset_card(root / paths.MODEL_CARD_PATH, found.target, say),
     ]
-    review = [str(params_path), str(contracts.CONTRACT_PATH)] + (
-        [str(CARD_PATH)] if (root / CARD_PATH).is_file() else []
+    review = [str(params_path), str(paths.CONTRACT_PATH)] + (
+        [str(paths.MODEL_CARD_PATH)] if (root / paths.MODEL_CARD_PATH).is_file() else []
     )
     pointers = track(found.copy_to, root, say) if found.copy_to else []
     if not any(changed):
@@ -846,10 +844,10 @@ def _write_contract(contract: contracts.Contract, path: Path, say: Say) -> bool:
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
     new = contract.to_yaml(PACKAGE)
     if new == old:
-        say(f"  {contracts.CONTRACT_PATH}: unchanged")
+        say(f"  {paths.CONTRACT_PATH}: unchanged")
         return False
     path.write_text(new, encoding="utf-8")
-    say(f"  wrote {contracts.CONTRACT_PATH}: {_contract_change(old, contract)}")
+    say(f"  wrote {paths.CONTRACT_PATH}: {_contract_change(old, contract)}")
     return True
 
 
@@ -869,16 +867,16 @@ def _reset_card(path: Path, target: str, say: Say) -> bool:
         return False
     card, sections = reset_card(path.read_text(encoding="utf-8"), target)
     if not sections:
-        say(f"  {CARD_PATH}: unchanged (no sample text in it)")
+        say(f"  {paths.MODEL_CARD_PATH}: unchanged (no sample text in it)")
         return False
     path.write_text(card, encoding="utf-8")
-    say(f"  {CARD_PATH}: the sample text of {', '.join(sections)} replaced with to-do prompts")
+    say(f"  {paths.MODEL_CARD_PATH}: the sample text of {', '.join(sections)} replaced with to-do prompts")
     return True
 
 
 def _describe_contract(contract: contracts.Contract, target: str, say: Say) -> None:
     width = max(len(name) for name in contract.columns)
-    say(f"Columns (the contract's types; {contracts.CONTRACT_PATH}):")
+    say(f"Columns (the contract's types; {paths.CONTRACT_PATH}):")
     for name, column in contract.columns.items():
         detail = ""
         if column.type == "numeric" and column.min is not None and column.max is not None:

@@ -24,10 +24,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from . import paths
 from .errors import ArtifactError, MissingOutputError
-
-MODEL_PATH = Path("models/model.skops")
-METADATA_PATH = Path("models/metadata.json")
 
 # Types skops does not trust by default and that the supported estimators contain.
 # tests/unit/test_artifact.py checks this list against every estimator train.py can build.
@@ -98,7 +96,7 @@ def dumps(model: Any) -> bytes:
     return buffer.getvalue()
 
 
-def save_model(model: Any, path: Path = MODEL_PATH, trusted: list[str] | None = None) -> str:
+def save_model(model: Any, path: Path = paths.MODEL_PATH, trusted: list[str] | None = None) -> str:
     """Write the model deterministically; return the SHA-256 of the file.
 
     A model that could not be loaded again (a type outside ``trusted``) is refused now, at
@@ -125,7 +123,7 @@ def _refuse_untrusted(content: bytes, path: Path, trusted: list[str]) -> None:
         )
 
 
-def load_model(path: Path = MODEL_PATH, extra_trusted: list[str] | tuple[str, ...] = ()) -> Any:
+def load_model(path: Path = paths.MODEL_PATH, extra_trusted: list[str] | tuple[str, ...] = ()) -> Any:
     """Load a model trusting only :data:`TRUSTED_TYPES` and ``extra_trusted`` (what a custom model
     declares in params.yaml); no integrity check (see load_verified)."""
     if not path.is_file():
@@ -144,12 +142,12 @@ def declared_trusted_types(record: dict[str, Any]) -> list[str]:
     return list(custom.get("trusted_types") or [])
 
 
-def write_metadata(metadata: dict[str, Any], path: Path = METADATA_PATH) -> None:
+def write_metadata(metadata: dict[str, Any], path: Path = paths.METADATA_PATH) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def read_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:
+def read_metadata(path: Path = paths.METADATA_PATH) -> dict[str, Any]:
     if not path.is_file():
         raise MissingOutputError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
     try:
@@ -158,7 +156,7 @@ def read_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:
         raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
 
 
-def load_verified(model_path: Path = MODEL_PATH, metadata_path: Path = METADATA_PATH) -> tuple[Any, dict]:
+def load_verified(model_path: Path = paths.MODEL_PATH, metadata_path: Path = paths.METADATA_PATH) -> tuple[Any, dict]:
     """Load a model only if its SHA-256 equals the one its metadata records."""
     metadata = read_metadata(metadata_path)
     verified_bytes(model_path, metadata.get("model_sha256"), metadata_path)

@@ -14,12 +14,20 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, artifact
-from .config import DEFAULT_PARAMS, load_params
+from . import __version__, paths
 from .errors import ProjectError
 
 if TYPE_CHECKING:
+    from .config import Params
     from .row_log import RowLogSettings
+
+
+def _params(args: argparse.Namespace) -> Params:
+    """The validated params.yaml of the command (--params). config loads pydantic: imported here, by the
+    commands that read params.yaml, so that --help and the other commands start without it."""
+    from .config import load_params
+
+    return load_params(args.params)
 
 
 def _adopt(args: argparse.Namespace) -> None:
@@ -31,24 +39,24 @@ def _adopt(args: argparse.Namespace) -> None:
 def _data(args: argparse.Namespace) -> None:
     from . import data
 
-    schema = data.run(load_params(args.params))
+    schema = data.run(_params(args))
     print(f"data: {schema.rows} rows from {schema.data_source} -> {schema.train_rows} train, {schema.test_rows} test")
 
 
 def _train(args: argparse.Namespace) -> None:
     from . import train
 
-    digest = train.run(load_params(args.params))
-    print(f"train: wrote {artifact.MODEL_PATH} (sha256 {digest[:12]})")
+    digest = train.run(_params(args))
+    print(f"train: wrote {paths.MODEL_PATH} (sha256 {digest[:12]})")
 
 
 def _export(args: argparse.Namespace) -> None:
     from . import export
 
-    params = load_params(args.params)
+    params = _params(args)
     record = export.run(params)
     if record["runtime"] == "onnx":
-        print(f"export: wrote {export.ONNX_PATH} (sha256 {record['onnx_sha256'][:12]}); parity {record['parity']}")
+        print(f"export: wrote {paths.ONNX_PATH} (sha256 {record['onnx_sha256'][:12]}); parity {record['parity']}")
     else:
         print(f"export: scikit-learn will serve the model; ONNX conversion failed: {record['fallback_reason']}")
 
@@ -67,6 +75,12 @@ def _positive(kind: type, value: str, where: str) -> float | int:
 
 def _serve(args: argparse.Namespace) -> None:
     from . import serve
+    from .serve_settings import (
+        DEFAULT_KEEP_ALIVE_TIMEOUT,
+        DEFAULT_MAX_CONNECTIONS,
+        DEFAULT_REQUEST_TIMEOUT,
+        Settings,
+    )
 
     def setting(option: str, variable: str, kind: type, default: float) -> float | int:
         # The option, else the environment (how the image's CMD is configured), else the default.
@@ -77,14 +91,14 @@ def _serve(args: argparse.Namespace) -> None:
             return _positive(kind, os.environ[variable].strip(), f"${variable}")
         return default
 
-    settings = serve.Settings(
+    settings = Settings(
         max_rows=args.max_rows,
         max_body_bytes=args.max_body_bytes,
-        request_timeout=setting("--request-timeout", "SERVE_REQUEST_TIMEOUT", float, serve.DEFAULT_REQUEST_TIMEOUT),
+        request_timeout=setting("--request-timeout", "SERVE_REQUEST_TIMEOUT", float, DEFAULT_REQUEST_TIMEOUT),
         keep_alive_timeout=setting(
-            "--keep-alive-timeout", "SERVE_KEEP_ALIVE_TIMEOUT", float, serve.DEFAULT_KEEP_ALIVE_TIMEOUT
+            "--keep-alive-timeout", "SERVE_KEEP_ALIVE_TIMEOUT", float, DEFAULT_KEEP_ALIVE_TIMEOUT
         ),
-        max_connections=setting("--max-connections", "SERVE_MAX_CONNECTIONS", int, serve.DEFAULT_MAX_CONNECTIONS),
+        max_connections=setting("--max-connections", "SERVE_MAX_CONNECTIONS", int, DEFAULT_MAX_CONNECTIONS),
         row_log=_row_log_settings(args),
     )
     serve.serve(args.host, args.port, settings, log_level=args.log_level)
@@ -115,7 +129,7 @@ def _benchmark(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from . import evaluate
 
-    scores = evaluate.run(load_params(args.params))
+    scores = evaluate.run(_params(args))
     print("evaluate: " + ", ".join(f"{name}={value:.4f}" for name, value in scores.items()))
 
 
@@ -129,8 +143,8 @@ def _predict(args: argparse.Namespace) -> None:
 def _monitor(args: argparse.Namespace) -> int:
     from . import monitor
 
-    output = args.output or monitor.OUTPUT_DIR
-    result = monitor.run(args.batch, load_params(args.params), output_dir=output)
+    output = args.output or paths.MONITOR_DIR
+    result = monitor.run(args.batch, _params(args), output_dir=output)
     verdict = f"{len(result.findings)} findings" if result.alert else "nothing crossed a threshold"
     print(f"monitor: {verdict}; wrote {output}/summary.md, monitor.json and monitor.html")
     for finding in result.findings:
@@ -141,7 +155,7 @@ def _monitor(args: argparse.Namespace) -> int:
 def _add_labelled(args: argparse.Namespace) -> None:
     from . import labelled
 
-    added = labelled.run(args.batches, load_params(args.params), dry_run=args.dry_run)
+    added = labelled.run(args.batches, _params(args), dry_run=args.dry_run)
     # key=value lines: a workflow step appends them to $GITHUB_OUTPUT as they are.
     print(f"labelled_rows={added.labelled_rows}")
     print(f"new_rows={added.new_rows}")
@@ -166,7 +180,7 @@ def _gate(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace) -> None:
     from . import model_card
 
-    model_card.write(args.output, load_params(args.params), args.version, args.pull_request, args.image)
+    model_card.write(args.output, _params(args), args.version, args.pull_request, args.image)
     print(f"card: wrote {args.output}")
 
 
@@ -213,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def stage(name: str, handler, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
-        command.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="settings file (default: %(default)s)")
+        command.add_argument(
+            "--params", type=Path, default=paths.PARAMS_PATH, help="settings file (default: %(default)s)"
+        )
         command.set_defaults(handler=handler)
         return command
 
@@ -236,8 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="Score a raw CSV or Parquet table, of any size, into a new file.")
     predict.add_argument("input", type=Path, help="CSV or Parquet with the model's features (other columns are kept)")
     predict.add_argument("output", type=Path, help="CSV (or .parquet) to write: the input plus prediction columns")
-    predict.add_argument("--model", type=Path, default=artifact.MODEL_PATH, help="default: %(default)s")
-    predict.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
+    predict.add_argument("--model", type=Path, default=paths.MODEL_PATH, help="default: %(default)s")
+    predict.add_argument("--metadata", type=Path, default=paths.METADATA_PATH, help="default: %(default)s")
     predict.set_defaults(handler=_predict)
 
     monitor = stage(
@@ -265,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_labelled.add_argument("--dry-run", action="store_true", help="count the new rows, write nothing")
 
-    from .serve import (
+    from .serve_settings import (  # standard library only: --help stays instant
         DEFAULT_HOST,
         DEFAULT_KEEP_ALIVE_TIMEOUT,
         DEFAULT_MAX_BODY_BYTES,
@@ -338,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
         return command
 
     report = comparison("report", _report, "Write the pull-request report comparing head with base (Markdown).")
-    report.add_argument("--output", type=Path, default=Path("reports/pr-report.md"), help="default: %(default)s")
+    report.add_argument("--output", type=Path, default=paths.PR_REPORT_PATH, help="default: %(default)s")
     report.add_argument("--no-latency", action="store_true", help="skip the single-row predict timing")
     comparison("gate", _gate, "Fail (exit 1) when head is worse than base beyond a tolerance or breaks a bound.")
 
@@ -346,9 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--version", required=True, help="the release's model version, e.g. v1.4.0")
     card.add_argument("--pull-request", help="where the model was reviewed, e.g. #42 or its URL")
     card.add_argument("--image", help="the container image that serves it, e.g. ghcr.io/owner/repo@sha256:...")
-    card.add_argument("--output", type=Path, default=Path("reports/model-card.md"), help="default: %(default)s")
-
-    from .review import RECORD_PATH
+    card.add_argument("--output", type=Path, default=paths.MODEL_CARD_REPORT_PATH, help="default: %(default)s")
 
     record = commands.add_parser(
         "record-review",
@@ -356,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     record.add_argument("--pull-request", type=int, required=True, help="the pull request's number")
     record.add_argument("--head-commit", required=True, help="the pull request's head commit (full SHA)")
-    record.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
-    record.add_argument("--output", type=Path, default=RECORD_PATH, help="default: %(default)s")
+    record.add_argument("--metadata", type=Path, default=paths.METADATA_PATH, help="default: %(default)s")
+    record.add_argument("--output", type=Path, default=paths.REVIEW_PATH, help="default: %(default)s")
     record.set_defaults(handler=_record_review)
     reviewed = commands.add_parser(
         "reviewed",
@@ -365,21 +379,21 @@ def build_parser() -> argparse.ArgumentParser:
         "recorded (read with the gh CLI).",
     )
     reviewed.add_argument("commit", help="the commit on main, e.g. $GITHUB_SHA")
-    reviewed.add_argument("--metadata", type=Path, default=artifact.METADATA_PATH, help="default: %(default)s")
+    reviewed.add_argument("--metadata", type=Path, default=paths.METADATA_PATH, help="default: %(default)s")
     reviewed.add_argument(
         "--before-build", action="store_true", help="only find the passed review (no model needed yet): fail fast"
     )
     reviewed.set_defaults(handler=_reviewed)
 
-    from .smoke import CASES_PATH, ROWS  # standard library only: --help stays instant
+    from .smoke import ROWS  # standard library only: --help stays instant
 
     cases = commands.add_parser("smoke-cases", help="Record test rows and the model's offline predictions for them.")
     cases.add_argument("--rows", type=int, default=ROWS, help="default: %(default)s")
-    cases.add_argument("--output", type=Path, default=CASES_PATH, help="default: %(default)s")
+    cases.add_argument("--output", type=Path, default=paths.SMOKE_CASES_PATH, help="default: %(default)s")
     cases.set_defaults(handler=_smoke_cases)
     smoke = commands.add_parser("smoke", help="Check a deployed service answers the recorded rows as offline.")
     smoke.add_argument("url", help="the service's base URL, e.g. http://127.0.0.1:8000")
-    smoke.add_argument("--cases", type=Path, default=CASES_PATH, help="default: %(default)s")
+    smoke.add_argument("--cases", type=Path, default=paths.SMOKE_CASES_PATH, help="default: %(default)s")
     smoke.add_argument("--timeout", type=float, help="seconds to wait for /ready (default: $SMOKE_TIMEOUT or 120)")
     smoke.set_defaults(handler=_smoke)
     return parser

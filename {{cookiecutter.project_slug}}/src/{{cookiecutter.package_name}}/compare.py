@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import artifact, export, runtime
+from . import artifact, export, paths, runtime
 from .config import Params, load_params
-from .data import PROCESSED_DIR, SCHEMA_FILE, TEST_FILE, Schema
+from .data import Schema
 from .errors import MissingOutputError
-from .evaluate import METRIC_GOALS, METRICS_FILE
+from .evaluate import METRIC_GOALS
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,10 @@ class Side:
 
     @classmethod
     def load(cls, root: Path) -> Side:
-        metrics_path = root / METRICS_FILE
+        metrics_path = root / paths.METRICS_PATH
         if not metrics_path.is_file():
             raise MissingOutputError(f"{metrics_path} not found; run `dvc repro` in {root} first")
-        schema_path = root / PROCESSED_DIR / SCHEMA_FILE
+        schema_path = root / paths.PROCESSED_DIR / paths.SCHEMA_FILE
         if not schema_path.is_file():
             raise MissingOutputError(f"{schema_path} not found; run `dvc repro` in {root} first")
         return cls(
@@ -49,32 +49,34 @@ class Side:
             params=load_params(root / "params.yaml"),
             metrics=json.loads(metrics_path.read_text(encoding="utf-8")),
             schema=Schema.read(schema_path),
-            metadata=artifact.read_metadata(root / artifact.METADATA_PATH),
+            metadata=artifact.read_metadata(root / paths.METADATA_PATH),
         )
 
     @property
     def model_path(self) -> Path:
-        return self.root / artifact.MODEL_PATH
+        return self.root / paths.MODEL_PATH
 
     def load_model(self) -> Any:
         """The model, only if its SHA-256 matches this side's metadata."""
-        model, _ = artifact.load_verified(self.model_path, self.root / artifact.METADATA_PATH)
+        model, _ = artifact.load_verified(self.model_path, self.root / paths.METADATA_PATH)
         return model
 
     def load_predictor(self) -> runtime.Predictor:
         """The model as this side serves it (the runtime its serving record names), each file verified."""
         return runtime.load(
-            self.root / artifact.METADATA_PATH,
-            self.root / export.SERVING_PATH,
+            self.root / paths.METADATA_PATH,
+            self.root / paths.SERVING_PATH,
             self.model_path,
-            self.root / export.ONNX_PATH,
+            self.root / paths.ONNX_PATH,
         )
 
     def first_request(self) -> dict[str, list]:
         """This side's first test row as the service receives it (JSON values), column by column."""
         import pyarrow.parquet as pq
 
-        with pq.ParquetFile(self.root / PROCESSED_DIR / TEST_FILE) as table:  # one row read, not the whole split
+        with pq.ParquetFile(
+            self.root / paths.PROCESSED_DIR / paths.TEST_FILE
+        ) as table:  # one row read, not the whole split
             first = next(table.iter_batches(batch_size=1, columns=self.schema.features)).to_pandas()
         (row,) = export.request_rows(first, self.schema.feature_types)
         return {name: [value] for name, value in row.items()}

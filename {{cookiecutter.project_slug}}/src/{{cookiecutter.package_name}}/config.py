@@ -13,9 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from . import paths
 from .errors import ConfigError
-
-DEFAULT_PARAMS = Path("params.yaml")
 
 Task = Literal["classification", "regression"]
 
@@ -29,7 +28,7 @@ class DataParams(_Strict):
     # "file": a CSV or Parquet file at `path`; "csv" is the older name of the same thing.
     source: Literal["sklearn", "file", "csv"] = "sklearn"
     sklearn_dataset: Literal["breast_cancer", "diabetes", "wine", "iris"] = "breast_cancer"
-    path: Path = Path("data/raw/data.csv")
+    path: Path = paths.RAW_TABLE_PATH
     target: str = "target"
     features: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
@@ -142,7 +141,7 @@ class Params(_Strict):
         return self.model_dump(mode="json", exclude=exclude, include=include)
 
 
-def load_params(path: Path = DEFAULT_PARAMS) -> Params:
+def load_params(path: Path = paths.PARAMS_PATH) -> Params:
     """Read and validate ``params.yaml``; raise :class:`ConfigError` naming the bad key."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -31,9 +31,8 @@ from typing import Any, Literal
 
 import yaml
 
+from . import paths
 from .errors import ConfigError, rows
-
-CONTRACT_PATH = Path("data-contract.yaml")
 
 ColumnType = Literal["numeric", "categorical", "boolean", "datetime", "text"]
 COLUMN_TYPES: tuple[str, ...] = ("numeric", "categorical", "boolean", "datetime", "text")
@@ -105,7 +104,7 @@ def _plain(value: float | None) -> float | int | None:
     return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
 
 
-def load(path: Path = CONTRACT_PATH) -> Contract:
+def load(path: Path = paths.CONTRACT_PATH) -> Contract:
     """Read the contract; ConfigError names the column and key of a bad entry."""
     if not path.is_file():
         raise ConfigError(
@@ -158,7 +157,7 @@ def _column(name: str, entry: Any, path: Path) -> Column:
     )
 
 
-def write(contract: Contract, package: str, path: Path = CONTRACT_PATH) -> None:
+def write(contract: Contract, package: str, path: Path = paths.CONTRACT_PATH) -> None:
     path.write_text(contract.to_yaml(package), encoding="utf-8")
 
 
@@ -252,7 +251,7 @@ def as_booleans(values: Any) -> Any:
 # --- checking a table --------------------------------------------------------------------------
 
 
-def check(frame: Any, contract: Contract, columns: list[str], contract_path: Path = CONTRACT_PATH) -> list[str]:
+def check(frame: Any, contract: Contract, columns: list[str], contract_path: Path = paths.CONTRACT_PATH) -> list[str]:
     """Every way ``frame`` (already :func:`typed`) breaks the contract for ``columns``; empty if none.
 
     One line per problem: the column, what is wrong, how many rows, the first rows

@@ -27,17 +27,12 @@ import numpy as np
 import pandas as pd
 
 from . import contract as contracts
+from . import paths
 from .config import DataParams, Params
 from .errors import DataError, MissingOutputError, rows
 
-PROCESSED_DIR = Path("data/processed")
-TRAIN_FILE = "train.parquet"
-TEST_FILE = "test.parquet"
-SCHEMA_FILE = "schema.json"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
-# Production rows with known outcomes, added to the training data as new files (never edited): see labelled.py.
-LABELLED_DIR = Path("data/labelled")
 # The sample tables that ship with scikit-learn, and what each is for; params.yaml's
 # data.sklearn_dataset accepts these names (tests/unit/test_config.py keeps the two alike).
 SKLEARN_DATASETS = {
@@ -93,7 +88,7 @@ def sklearn_frame(name: str, target: str) -> pd.DataFrame:
     return loader(as_frame=True).frame.rename(columns={"target": target})
 
 
-def labelled_files(directory: Path = LABELLED_DIR) -> list[Path]:
+def labelled_files(directory: Path = paths.LABELLED_DIR) -> list[Path]:
     """The files of production rows with known outcomes added to the training data (``add-labelled``), by name."""
     if not directory.is_dir():
         return []
@@ -112,7 +107,7 @@ def with_labelled(digest: str, files: list[Path]) -> str:
 
 
 def load_raw(
-    params: DataParams, contract: contracts.Contract | None = None, labelled_dir: Path = LABELLED_DIR
+    params: DataParams, contract: contracts.Contract | None = None, labelled_dir: Path = paths.LABELLED_DIR
 ) -> tuple[pd.DataFrame, str, str]:
     """Return the raw frame (the rows of ``labelled_dir`` appended), a description of its source, and the
     SHA-256 of its content."""
@@ -378,12 +373,12 @@ def fingerprint(params: Params, data_hash: str, contract_path: Path) -> dict[str
 def current_fingerprint(params: Params, root: Path = Path()) -> dict[str, str]:
     """The fingerprint the data stage would record now in the project at ``root`` (hashes the raw data)."""
     if params.data.source == "sklearn":
-        data_hash = load_raw(params.data, labelled_dir=root / LABELLED_DIR)[2]
+        data_hash = load_raw(params.data, labelled_dir=root / paths.LABELLED_DIR)[2]
     else:
         path = root / params.data.path
         data_hash = file_sha256(path) if path.is_file() else "(missing)"
-        data_hash = with_labelled(data_hash, labelled_files(root / LABELLED_DIR))
-    return fingerprint(params, data_hash, root / contracts.CONTRACT_PATH)
+        data_hash = with_labelled(data_hash, labelled_files(root / paths.LABELLED_DIR))
+    return fingerprint(params, data_hash, root / paths.CONTRACT_PATH)
 
 
 def stale_inputs(recorded: dict[str, str], params: Params, root: Path = Path()) -> list[str]:
@@ -392,7 +387,7 @@ def stale_inputs(recorded: dict[str, str], params: Params, root: Path = Path()) 
     return [name for name in current if recorded.get(name) != current[name]]
 
 
-def run(params: Params, out_dir: Path = PROCESSED_DIR, contract_path: Path = contracts.CONTRACT_PATH) -> Schema:
+def run(params: Params, out_dir: Path = paths.PROCESSED_DIR, contract_path: Path = paths.CONTRACT_PATH) -> Schema:
     """The ``data`` stage: load, check against the contract, deduplicate, split, write the split and its schema."""
     contract = contracts.load(contract_path)
     frame, source, digest = load_raw(params.data, contract)
@@ -434,28 +429,28 @@ def run(params: Params, out_dir: Path = PROCESSED_DIR, contract_path: Path = con
         inputs=fingerprint(params, digest, contract_path),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    train.to_parquet(out_dir / TRAIN_FILE, index=False)
-    test.to_parquet(out_dir / TEST_FILE, index=False)
-    (out_dir / SCHEMA_FILE).write_text(schema.to_json(), encoding="utf-8")
+    train.to_parquet(out_dir / paths.TRAIN_FILE, index=False)
+    test.to_parquet(out_dir / paths.TEST_FILE, index=False)
+    (out_dir / paths.SCHEMA_FILE).write_text(schema.to_json(), encoding="utf-8")
     return schema
 
 
-def load_split(directory: Path = PROCESSED_DIR) -> tuple[pd.DataFrame, pd.DataFrame, Schema]:
+def load_split(directory: Path = paths.PROCESSED_DIR) -> tuple[pd.DataFrame, pd.DataFrame, Schema]:
     """Read the outputs of the ``data`` stage, both parts with every column; a clear error when it has not run."""
-    _exist(directory / TRAIN_FILE, directory / TEST_FILE, directory / SCHEMA_FILE)
-    schema = Schema.read(directory / SCHEMA_FILE)
-    return pd.read_parquet(directory / TRAIN_FILE), pd.read_parquet(directory / TEST_FILE), schema
+    _exist(directory / paths.TRAIN_FILE, directory / paths.TEST_FILE, directory / paths.SCHEMA_FILE)
+    schema = Schema.read(directory / paths.SCHEMA_FILE)
+    return pd.read_parquet(directory / paths.TRAIN_FILE), pd.read_parquet(directory / paths.TEST_FILE), schema
 
 
-def load_part(part: Literal["train", "test"], directory: Path = PROCESSED_DIR) -> tuple[pd.DataFrame, Schema]:
+def load_part(part: Literal["train", "test"], directory: Path = paths.PROCESSED_DIR) -> tuple[pd.DataFrame, Schema]:
     """One part of the split, with the columns a model uses (the features and the target), and the schema.
 
     A stage reads what it uses and nothing more: ``train`` the training part, ``export`` and
     ``evaluate`` the test part, and only those columns of it (Parquet reads columns apart).
     """
-    path = directory / {"train": TRAIN_FILE, "test": TEST_FILE}[part]
-    _exist(path, directory / SCHEMA_FILE)
-    schema = Schema.read(directory / SCHEMA_FILE)
+    path = directory / {"train": paths.TRAIN_FILE, "test": paths.TEST_FILE}[part]
+    _exist(path, directory / paths.SCHEMA_FILE)
+    schema = Schema.read(directory / paths.SCHEMA_FILE)
     return pd.read_parquet(path, columns=[*schema.features, schema.target]), schema
 
 

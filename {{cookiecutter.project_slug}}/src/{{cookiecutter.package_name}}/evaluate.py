@@ -26,13 +26,9 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from . import __version__, artifact, export, plots, runtime
+from . import __version__, artifact, paths, plots, runtime
 from .config import EvaluateParams, Params
-from .data import PROCESSED_DIR, Schema, load_part, model_input
-
-REPORTS_DIR = Path("reports")
-METRICS_FILE = REPORTS_DIR / "metrics.json"
-PER_CLASS_FILE = REPORTS_DIR / "per_class.json"  # classification: precision, recall, f1 and support by class
+from .data import Schema, load_part, model_input
 
 # Which way is better for each metric: the quality floors, the tests and the PR gate use this.
 METRIC_GOALS = {
@@ -192,12 +188,12 @@ def git_commit() -> str | None:
 
 def run(
     params: Params,
-    data_dir: Path = PROCESSED_DIR,
-    model_path: Path = artifact.MODEL_PATH,
-    reports_dir: Path = REPORTS_DIR,
-    metadata_path: Path = artifact.METADATA_PATH,
-    serving_path: Path = export.SERVING_PATH,
-    onnx_path: Path = export.ONNX_PATH,
+    data_dir: Path = paths.PROCESSED_DIR,
+    model_path: Path = paths.MODEL_PATH,
+    reports_dir: Path = paths.REPORTS_DIR,
+    metadata_path: Path = paths.METADATA_PATH,
+    serving_path: Path = paths.SERVING_PATH,
+    onnx_path: Path = paths.ONNX_PATH,
 ) -> dict[str, float]:
     """The ``evaluate`` stage; returns the metrics it wrote."""
     test, schema = load_part("test", data_dir)
@@ -209,12 +205,12 @@ def run(
     scores, tables, per_class = evaluate(predictor, test, schema, params.seed, params.evaluate)
 
     reports_dir.mkdir(parents=True, exist_ok=True)
-    (reports_dir / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    (reports_dir / paths.METRICS_PATH.name).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     if per_class is not None:
         text = json.dumps(per_class, indent=2, ensure_ascii=False)
-        (reports_dir / PER_CLASS_FILE.name).write_text(text + "\n", encoding="utf-8")
-    plots.write_tables(tables, reports_dir / "plots")
-    plots.render_figures(tables, schema.task, reports_dir / "figures")
+        (reports_dir / paths.PER_CLASS_PATH.name).write_text(text + "\n", encoding="utf-8")
+    plots.write_tables(tables, reports_dir / paths.PLOTS_DIR.name)
+    plots.render_figures(tables, schema.task, reports_dir / paths.FIGURES_DIR.name)
 
     artifact.write_metadata(
         {

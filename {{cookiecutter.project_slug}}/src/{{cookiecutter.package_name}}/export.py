@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import artifact
+from . import artifact, paths
 from .errors import ArtifactError, MissingOutputError
 
 if TYPE_CHECKING:  # the service imports this module: it needs neither pandas nor scikit-learn to start
@@ -68,9 +68,6 @@ if TYPE_CHECKING:  # the service imports this module: it needs neither pandas no
 
     from .config import Params
 
-ONNX_DIR = Path("models/onnx")
-ONNX_PATH = ONNX_DIR / "model.onnx"
-SERVING_PATH = Path("models/serving.json")
 TEXT_TYPES = ("categorical",)  # features given to the graph as text; the others as float64
 
 PROBABILITY_TOLERANCE = 1e-5  # classification: largest |ONNX - scikit-learn| of a probability
@@ -551,7 +548,7 @@ def _too_large(megabytes: float, budget: float, what: str) -> ModelSizeError:
     )
 
 
-def check_forest_size(model: Any, budget: float, onnx_path: Path = ONNX_PATH) -> None:
+def check_forest_size(model: Any, budget: float, onnx_path: Path = paths.ONNX_PATH) -> None:
     """Refuse, before converting it, a forest whose ONNX file would surely be over ``budget`` MB.
 
     Only forests are counted here (their trees are public: ``estimators_``, ``tree_.node_count``);
@@ -571,20 +568,20 @@ def check_forest_size(model: Any, budget: float, onnx_path: Path = ONNX_PATH) ->
 def run(
     params: Params | None = None,
     data_dir: Path | None = None,
-    model_path: Path = artifact.MODEL_PATH,
-    onnx_path: Path = ONNX_PATH,
-    serving_path: Path = SERVING_PATH,
+    model_path: Path = paths.MODEL_PATH,
+    onnx_path: Path = paths.ONNX_PATH,
+    serving_path: Path = paths.SERVING_PATH,
     contract_path: Path | None = None,
 ) -> dict[str, Any]:
     """The ``export`` stage; returns the serving record it wrote."""
     from . import contract as contracts  # imported on use, like data: see TYPE_CHECKING above
     from .config import Params
-    from .data import PROCESSED_DIR, file_sha256, load_part, model_input
+    from .data import file_sha256, load_part, model_input
 
     params = params or Params()
     settings = params.export
-    test, schema = load_part("test", data_dir or PROCESSED_DIR)
-    contract = contracts.load(contract_path or contracts.CONTRACT_PATH)
+    test, schema = load_part("test", data_dir or paths.PROCESSED_DIR)
+    contract = contracts.load(contract_path or paths.CONTRACT_PATH)
     model = artifact.load_model(model_path, params.model.extra_trusted_types)
     features = model_input(parity_sample(test, settings.parity_rows, params.seed), schema)
     expected = scikit_learn_outputs(model, features, schema.task)  # now: the model goes once converted
@@ -644,7 +641,7 @@ def _served_by_scikit_learn(record: dict[str, Any], exc: Exception, serving_path
     return record
 
 
-def read_record(path: Path = SERVING_PATH) -> dict[str, Any]:
+def read_record(path: Path = paths.SERVING_PATH) -> dict[str, Any]:
     """The serving record; a clear error when the ``export`` stage has not run."""
     if not path.is_file():
         raise MissingOutputError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from . import contract as contracts
+from . import paths
 from .config import Params
-from .data import LABELLED_DIR, TABLE_SUFFIXES, feature_columns, load_raw, read_table, row_keys
+from .data import TABLE_SUFFIXES, feature_columns, load_raw, read_table, row_keys
 from .errors import DataError
 
 
@@ -85,8 +86,8 @@ def _as_csv(frame: pd.DataFrame) -> bytes:
 def run(
     batches: list[Path],
     params: Params,
-    contract_path: Path = contracts.CONTRACT_PATH,
-    directory: Path = LABELLED_DIR,
+    contract_path: Path = paths.CONTRACT_PATH,
+    directory: Path = paths.LABELLED_DIR,
     dry_run: bool = False,
 ) -> Added:
     """Add the batches' new labelled rows to ``directory`` as one new file (nothing when none is new)."""

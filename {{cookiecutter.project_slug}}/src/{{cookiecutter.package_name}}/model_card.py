@@ -14,14 +14,12 @@ from typing import Any
 
 import yaml
 
-from . import artifact
+from . import artifact, paths
 from .config import Params
 from .errors import MissingOutputError
 
 PROJECT = {{ cookiecutter.project_name | quoted }}
 DESCRIPTION = {{ cookiecutter.description | quoted }}
-NOTES_PATH = Path("MODEL_CARD.md")
-SERVING_PATH = Path("models/serving.json")  # written by the export stage
 
 
 def _notes(path: Path) -> str:
@@ -113,9 +111,9 @@ def write(
     version: str,
     pull_request: str | None = None,
     image: str | None = None,
-    metadata_path: Path = artifact.METADATA_PATH,
-    notes_path: Path = NOTES_PATH,
-    serving_path: Path = SERVING_PATH,
+    metadata_path: Path = paths.METADATA_PATH,
+    notes_path: Path = paths.MODEL_CARD_PATH,
+    serving_path: Path = paths.SERVING_PATH,
 ) -> str:
     """Write the card for the model the pipeline last produced; return its text."""
     metadata = artifact.read_metadata(metadata_path)

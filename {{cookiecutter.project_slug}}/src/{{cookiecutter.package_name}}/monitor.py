@@ -50,13 +50,12 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from . import artifact, row_log, runtime
+from . import artifact, paths, row_log, runtime
 from . import contract as contracts
 from .config import MonitoringParams, Params
-from .data import PROCESSED_DIR, TEST_FILE, TRAIN_FILE, model_input, read_table
+from .data import model_input, read_table
 from .errors import DataError, MissingOutputError
 
-OUTPUT_DIR = Path("reports/monitor")
 EMPTY = "(empty)"  # how an empty cell counts among a column's categories
 MIN_OUTCOMES = 30  # fewer labelled rows than this say nothing about quality
 QUALITY_ROWS = 20_000  # labelled rows behind the quality interval: tight enough, and seconds, not minutes
@@ -344,11 +343,11 @@ def quality_checks(
 def run(
     batch_path: Path,
     params: Params,
-    reference_path: Path = PROCESSED_DIR / TRAIN_FILE,
-    held_out_path: Path = PROCESSED_DIR / TEST_FILE,
-    contract_path: Path = contracts.CONTRACT_PATH,
-    metadata_path: Path = artifact.METADATA_PATH,
-    output_dir: Path = OUTPUT_DIR,
+    reference_path: Path = paths.PROCESSED_DIR / paths.TRAIN_FILE,
+    held_out_path: Path = paths.PROCESSED_DIR / paths.TEST_FILE,
+    contract_path: Path = paths.CONTRACT_PATH,
+    metadata_path: Path = paths.METADATA_PATH,
+    output_dir: Path = paths.MONITOR_DIR,
     predictor: runtime.Predictor | None = None,
 ) -> Result:
     """Compare the batch with the training data, write the three reports, return the result."""

@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import artifact, export, runtime
+from . import paths, runtime
 from .contract import FIRST_ROWS
 from .data import PARQUET_SUFFIXES, csv_dialect, model_input
 from .errors import DataError, rows
@@ -323,16 +323,16 @@ class _Writer:
 def _load(model_path: Path, metadata_path: Path) -> runtime.Predictor:
     """The verified model of the serving record beside ``model_path`` (``models/serving.json``, ``models/onnx/``)."""
     folder = model_path.parent
-    serving_path = folder / export.SERVING_PATH.name
-    onnx_path = folder / export.ONNX_PATH.relative_to(export.SERVING_PATH.parent)
+    serving_path = folder / paths.SERVING_PATH.name
+    onnx_path = folder / paths.ONNX_PATH.relative_to(paths.SERVING_PATH.parent)
     return runtime.load(metadata_path, serving_path, model_path, onnx_path)
 
 
 def run(
     input_path: Path,
     output_path: Path,
-    model_path: Path = artifact.MODEL_PATH,
-    metadata_path: Path = artifact.METADATA_PATH,
+    model_path: Path = paths.MODEL_PATH,
+    metadata_path: Path = paths.METADATA_PATH,
     chunk_rows: int = CHUNK_ROWS,
 ) -> int:
     """Score ``input_path`` into ``output_path``; return the number of rows written.

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import runtime
+from . import paths, runtime
 from .compare import Side, Verdict, changed_params, judge, predict_latency_ms, roc_on_grid
 
 TITLE = "Model report"
@@ -111,7 +111,7 @@ def _charts(base: Side, head: Side) -> str:
         "regression": ("predicted_vs_actual.csv", "actual", "predicted", "Predicted vs actual", "predicted"),
     }
     file, x, y, title, y_label = curves[head.schema.task]
-    tables = [side.root / "reports/plots" / file for side in (base, head)]
+    tables = [side.root / paths.PLOTS_DIR / file for side in (base, head)]
     if all(path.is_file() for path in tables):
         base_table, head_table = (pd.read_csv(path) for path in tables)
         if head.schema.task == "classification":

@@ -25,10 +25,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import artifact
+from . import artifact, paths
 from .errors import ProjectError
 
-RECORD_PATH = Path("reports/model-review.json")
 OWNER_REPO = "{owner}/{repo}"  # gh fills these in from GH_REPO, or from the checkout's remote
 REPORT_WORKFLOW = "pr-report.yml"  # the Model report workflow, the only writer of records
 RECORD_ARTIFACT = "model-review"  # the artifact of its runs that holds the record
@@ -50,7 +49,7 @@ class ReviewRecord:
     model_sha256: str  # the model that run reproduced (of the pull request merged into main)
     verdict: str
 
-    def write(self, path: Path = RECORD_PATH) -> None:
+    def write(self, path: Path = paths.REVIEW_PATH) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(self), indent=1) + "\n", encoding="utf-8")
 
@@ -74,7 +73,7 @@ class ReviewRecord:
         return cls(**{name: raw[name] for name in checks})
 
 
-def record(pull_request: int, head_commit: str, metadata_path: Path = artifact.METADATA_PATH) -> ReviewRecord:
+def record(pull_request: int, head_commit: str, metadata_path: Path = paths.METADATA_PATH) -> ReviewRecord:
     """The record of a passed review of the model in ``metadata_path`` (the report job's last step).
 
     The job runs it only after its gate step passed: a failed gate ends the job before it, so
@@ -153,7 +152,7 @@ def find(commit: str) -> tuple[dict, dict, ReviewRecord]:
                 f"the Model report run {run['url']} has no {RECORD_ARTIFACT} artifact (expired, or the run "
                 f"predates it): re-run that workflow run, then this one ({error})"
             ) from error
-        found = ReviewRecord.read(Path(folder) / RECORD_PATH.name)
+        found = ReviewRecord.read(Path(folder) / paths.REVIEW_PATH.name)
     mismatches = []
     if found.head_commit != pull["headRefOid"]:
         mismatches.append(f"head {found.head_commit[:12]}, not {pull['headRefOid'][:12]}")
@@ -166,7 +165,7 @@ def find(commit: str) -> tuple[dict, dict, ReviewRecord]:
     return pull, run, found
 
 
-def check(commit: str, metadata_path: Path | None = artifact.METADATA_PATH) -> Review:
+def check(commit: str, metadata_path: Path | None = paths.METADATA_PATH) -> Review:
     """Compare the model the pipeline wrote with the one reviewed for the pull request that made ``commit``.
 
     With ``metadata_path=None`` only the review is looked up (before the pipeline has run, so

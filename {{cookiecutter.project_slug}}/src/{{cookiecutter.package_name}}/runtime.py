@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import artifact, export
+from . import artifact, export, paths
 from .errors import ArtifactError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class Features:
     categories: dict[str, list[str]]  # the contract's categories, per categorical feature
 
     @classmethod
-    def of(cls, serving: dict[str, Any], source: Path = export.SERVING_PATH) -> Features:
+    def of(cls, serving: dict[str, Any], source: Path = paths.SERVING_PATH) -> Features:
         """Read from a serving record (whose keys JSON sorted): a clear error when it predates raw rows."""
         missing = [key for key in ("features", "feature_types", "nullable") if key not in serving]
         if missing:
@@ -173,10 +173,10 @@ class SklearnPredictor(Predictor):
 
 
 def load(
-    metadata_path: Path = artifact.METADATA_PATH,
-    serving_path: Path = export.SERVING_PATH,
-    model_path: Path = artifact.MODEL_PATH,
-    onnx_path: Path = export.ONNX_PATH,
+    metadata_path: Path = paths.METADATA_PATH,
+    serving_path: Path = paths.SERVING_PATH,
+    model_path: Path = paths.MODEL_PATH,
+    onnx_path: Path = paths.ONNX_PATH,
 ) -> Predictor:
     """The model of the serving record, only if its file matches the recorded SHA-256."""
     metadata = artifact.read_metadata(metadata_path)
@@ -193,9 +193,9 @@ def load(
 def served(
     model_sha256: str | None,
     recorded_in: Path,
-    serving_path: Path = export.SERVING_PATH,
-    model_path: Path = artifact.MODEL_PATH,
-    onnx_path: Path = export.ONNX_PATH,
+    serving_path: Path = paths.SERVING_PATH,
+    model_path: Path = paths.MODEL_PATH,
+    onnx_path: Path = paths.ONNX_PATH,
     trusted_extra: Sequence[str] = (),
 ) -> Predictor:
     """The runtime the serving record names for the model whose SHA-256 is ``model_sha256`` (as recorded in

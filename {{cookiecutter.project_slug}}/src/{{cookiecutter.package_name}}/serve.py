@@ -65,7 +65,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,39 +79,16 @@ from starlette.requests import ClientDisconnect
 
 from . import __version__, artifact, export, runtime
 from .errors import ArtifactError
-from .row_log import RowLog, RowLogSettings, check_exclude
+from .row_log import RowLog, check_exclude
 from .runtime import Features, Predictor
+from .serve_settings import Settings
 from .traffic import ModelTraffic
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-DEFAULT_MAX_ROWS = 1000
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-# Slow clients (see .connections). The largest body allowed arrives within 10 s at 0.8 Mbit/s; 5 s of
-# keep-alive is uvicorn's default; 100 open connections is more than Cloud Run's default of 80
-# requests per instance, and one process answers thousands of rows a second.
-DEFAULT_REQUEST_TIMEOUT = 10.0
-DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0
-DEFAULT_MAX_CONNECTIONS = 100
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # an incoming X-Request-ID outside this is replaced
 LISTED_CATEGORIES = 50  # a feature's description names at most this many; its examples hold them all
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Settings:
-    metadata_path: Path = artifact.METADATA_PATH
-    serving_path: Path = export.SERVING_PATH
-    model_path: Path = artifact.MODEL_PATH
-    onnx_path: Path = export.ONNX_PATH
-    max_rows: int = DEFAULT_MAX_ROWS
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds to receive a request whole
-    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT  # seconds an idle connection is kept
-    max_connections: int = DEFAULT_MAX_CONNECTIONS  # open connections; beyond them, 503
-    row_log: RowLogSettings = field(default_factory=RowLogSettings)  # the sampled log of scored rows: off by default
 
 
 def load_predictor(settings: Settings) -> Predictor:

@@ -24,7 +24,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-CASES_PATH = Path("reports/smoke-cases.json")
+from . import paths
+
 ROWS = 20
 # Served by ONNX, predicted offline by scikit-learn: the export stage holds them within 1e-5.
 TOLERANCE = 1e-4
@@ -34,7 +35,7 @@ class SmokeError(Exception):
     """The deployed service is not ready, serves another model, or answers differently."""
 
 
-def cases(rows: int = ROWS, output: Path = CASES_PATH) -> dict[str, Any]:
+def cases(rows: int = ROWS, output: Path = paths.SMOKE_CASES_PATH) -> dict[str, Any]:
     """Record ``rows`` test rows and the verified model's offline predictions for them."""
     from . import artifact, export
     from .data import load_part, model_input
@@ -105,7 +106,7 @@ def _differences(expected: list[dict], served: list[dict]) -> list[str]:
     return found
 
 
-def check(base_url: str, cases_path: Path = CASES_PATH, timeout: float = 120.0) -> str:
+def check(base_url: str, cases_path: Path = paths.SMOKE_CASES_PATH, timeout: float = 120.0) -> str:
     """Raise SmokeError unless the service at ``base_url`` serves the recorded model and predictions."""
     base_url = base_url.rstrip("/")
     recorded = json.loads(cases_path.read_text(encoding="utf-8"))
@@ -126,7 +127,9 @@ def check(base_url: str, cases_path: Path = CASES_PATH, timeout: float = 120.0) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Smoke-test a deployed prediction service.")
     parser.add_argument("url", help="the service's base URL, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--cases", type=Path, default=CASES_PATH, help="recorded rows (default: %(default)s)")
+    parser.add_argument(
+        "--cases", type=Path, default=paths.SMOKE_CASES_PATH, help="recorded rows (default: %(default)s)"
+    )
     default_timeout = float(os.environ.get("SMOKE_TIMEOUT", "120"))  # a slow cold start may need more
     parser.add_argument("--timeout", type=float, default=default_timeout, help="seconds to wait for /ready")
     args = parser.parse_args(argv)

@@ -41,9 +41,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from . import artifact
+from . import artifact, paths
 from .config import Params, PreprocessingParams
-from .data import PROCESSED_DIR, Schema, load_part, model_input
+from .data import Schema, load_part, model_input
 from .errors import ConfigError
 
 # model.type in params.yaml -> estimator class, per task.
@@ -189,7 +189,7 @@ def build_pipeline(params: Params, schema: Schema | None = None, train: pd.DataF
     return Pipeline([("prepare", prepare), ("model", estimator)])
 
 
-def run(params: Params, data_dir: Path = PROCESSED_DIR, model_path: Path = artifact.MODEL_PATH) -> str:
+def run(params: Params, data_dir: Path = paths.PROCESSED_DIR, model_path: Path = paths.MODEL_PATH) -> str:
     """The ``train`` stage: fit on the training split and save; return the model's SHA-256."""
     train, schema = load_part("train", data_dir)
     features = model_input(train, schema)

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from {{ cookiecutter.package_name }} import artifact, export, serve
+from {{ cookiecutter.package_name }} import paths, serve
 from {{ cookiecutter.package_name }}.errors import MissingOutputError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -29,10 +29,10 @@ def wait_until_settled(client: TestClient, timeout: float = 30.0) -> Response:
 @contextmanager
 def _started(root: Path = PROJECT_ROOT, **limits) -> Iterator[tuple[TestClient, Response]]:
     settings = serve.Settings(
-        metadata_path=root / artifact.METADATA_PATH,
-        serving_path=root / export.SERVING_PATH,
-        model_path=root / artifact.MODEL_PATH,
-        onnx_path=root / export.ONNX_PATH,
+        metadata_path=root / paths.METADATA_PATH,
+        serving_path=root / paths.SERVING_PATH,
+        model_path=root / paths.MODEL_PATH,
+        onnx_path=root / paths.ONNX_PATH,
         **limits,
     )
     try:

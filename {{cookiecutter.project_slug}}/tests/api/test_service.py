@@ -7,10 +7,9 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from {{ cookiecutter.package_name }} import artifact, export
+from {{ cookiecutter.package_name }} import artifact, export, paths
 from {{ cookiecutter.package_name }}.data import load_split, model_input
 from {{ cookiecutter.package_name }}.errors import ProjectError
-from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE
 from {{ cookiecutter.package_name }}.predict import predict_frame
 from {{ cookiecutter.package_name }}.row_log import RowLogSettings
 from {{ cookiecutter.package_name }}.traffic import OTHER_FIELD
@@ -74,7 +73,7 @@ def bad_rows(split) -> list[tuple[str, object, str]]:
     _, _, schema = split
     row = first_row(split)
     second = list(row)[1]
-    serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    serving = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
     numeric = [name for name in schema.features if schema.feature_types[name] == "numeric"]
     number = numeric[0] if numeric else None
     cases = [
@@ -128,7 +127,7 @@ def bad_columns(split) -> list[tuple[str, object, list[str]]]:
         ("both-forms", {"columns": columns, "rows": request_rows(test.head(1), schema)}, ["body"]),
         ("neither-form", {}, ["rows"]),
     ]
-    serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    serving = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
     strict = [name for name in schema.features if not serving["nullable"][name]]
     other = next((name for name in numeric if name != second), None)
     if other is not None:  # a missing column is named beside a bad cell
@@ -223,13 +222,13 @@ def test_health_ready_and_metadata(client):
     assert client.get("/health").json() == {"status": "alive"}
     assert client.get("/ready").status_code == 200
     metadata = client.get("/metadata").json()
-    recorded = artifact.read_metadata(PROJECT_ROOT / artifact.METADATA_PATH)
-    serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    recorded = artifact.read_metadata(PROJECT_ROOT / paths.METADATA_PATH)
+    serving = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
     assert metadata["model_sha256"] == recorded["model_sha256"]
     assert metadata["model_version"] == recorded["model_version"]
     assert metadata["git_commit"] == recorded["git_commit"]
     assert metadata["trained_at"] == recorded["trained_at"]
-    assert metadata["metrics"] == json.loads((PROJECT_ROOT / METRICS_FILE).read_text(encoding="utf-8"))
+    assert metadata["metrics"] == json.loads((PROJECT_ROOT / paths.METRICS_PATH).read_text(encoding="utf-8"))
     assert metadata["runtime"] == serving["runtime"] in {"onnx", "sklearn"}
     assert metadata["onnx_sha256"] == serving["onnx_sha256"]
     assert metadata["ready"] is True
@@ -277,7 +276,7 @@ def test_the_model_traffic_is_counted_on_metrics(client, split):
     after = samples(client)
     assert growth(before, after, "model_rows_total") == 5
     predictions = [row["prediction"] for row in answer.json()["predictions"]]
-    serving = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    serving = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
     if schema.task == "classification":
         for label, count in Counter(predictions).items():
             assert growth(before, after, "model_predictions_total", label=str(label)) == count
@@ -361,9 +360,9 @@ def test_the_docs_show_both_forms_of_the_body_with_examples(client, schema):
 
 @pytest.mark.parametrize("damage", ["tampered", "missing"])
 def test_a_damaged_model_never_becomes_ready(start, tmp_path, damage):
-    served = export.read_record(PROJECT_ROOT / export.SERVING_PATH)
+    served = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
     shutil.copytree(PROJECT_ROOT / "models", tmp_path / "models")
-    path = tmp_path / (export.ONNX_PATH if served["runtime"] == "onnx" else artifact.MODEL_PATH)
+    path = tmp_path / (paths.ONNX_PATH if served["runtime"] == "onnx" else paths.MODEL_PATH)
     if damage == "tampered":
         content = bytearray(path.read_bytes())
         content[len(content) // 2] ^= 0xFF
@@ -387,7 +386,7 @@ def mixed(start, mixed_project):
     with start(mixed_project) as (client, ready):
         assert ready.status_code == 200, ready.json()
         _, test, schema = load_split(mixed_project / "data/processed")
-        model, _ = artifact.load_verified(mixed_project / artifact.MODEL_PATH, mixed_project / artifact.METADATA_PATH)
+        model, _ = artifact.load_verified(mixed_project / paths.MODEL_PATH, mixed_project / paths.METADATA_PATH)
         yield client, test, schema, model
 
 

@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import export, monitor
-from {{ cookiecutter.package_name }}.data import PROCESSED_DIR, TEST_FILE
+from {{ cookiecutter.package_name }} import export, monitor, paths
 from {{ cookiecutter.package_name }}.row_log import RowLog, RowLogSettings
 
 
 @pytest.fixture(scope="module")
 def held_out(split) -> pd.DataFrame:
-    return pd.read_parquet(PROCESSED_DIR / TEST_FILE)
+    return pd.read_parquet(paths.PROCESSED_DIR / paths.TEST_FILE)
 
 
 def run(frame: pd.DataFrame | None, params, tmp_path, name: str, batch=None) -> monitor.Result:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
-from {{ cookiecutter.package_name }} import contract, data
+from {{ cookiecutter.package_name }} import contract, data, paths
 from {{ cookiecutter.package_name }}.config import Params
 
 
@@ -21,7 +21,7 @@ def workdir(tmp_path, monkeypatch) -> Path:
 
 def write_contract(folder: Path, frame: pd.DataFrame, target: str, task: str) -> Path:
     """The data contract this table meets, as `adopt` writes it, in folder/data-contract.yaml."""
-    path = folder / contract.CONTRACT_PATH
+    path = folder / paths.CONTRACT_PATH
     contract.write(contract.infer(frame.astype(str).where(frame.notna()), target, task), "pkg", path)
     return path
 
@@ -98,7 +98,7 @@ def _trained_once(tmp_path_factory, shared_classification_csv) -> tuple[Path, Pa
             "model": {"type": "random_forest", "hyperparameters": {"n_estimators": 10}},
         }
     )
-    shutil.copy(csv.parents[2] / contract.CONTRACT_PATH, folder / contract.CONTRACT_PATH)
+    shutil.copy(csv.parents[2] / paths.CONTRACT_PATH, folder / paths.CONTRACT_PATH)
     before = Path.cwd()
     os.chdir(folder)
     try:
@@ -117,7 +117,7 @@ def trained_outputs(_trained_once, workdir) -> Params:
     folder, params = _trained_once
     for name in ("data", "models", "reports"):
         shutil.copytree(folder / name, workdir / name)
-    shutil.copy(folder / contract.CONTRACT_PATH, workdir / contract.CONTRACT_PATH)
+    shutil.copy(folder / paths.CONTRACT_PATH, workdir / paths.CONTRACT_PATH)
     return params.model_copy(deep=True)
 
 

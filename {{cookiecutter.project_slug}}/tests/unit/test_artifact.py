@@ -4,7 +4,7 @@ import pytest
 import skops.io as sio
 from sklearn.datasets import make_classification, make_regression
 
-from {{ cookiecutter.package_name }} import artifact
+from {{ cookiecutter.package_name }} import artifact, paths
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import Schema
 from {{ cookiecutter.package_name }}.errors import ArtifactError, MissingOutputError
@@ -68,21 +68,21 @@ def saved_with_metadata():
 def test_a_verified_model_loads(workdir):
     saved_with_metadata()
     _, metadata = artifact.load_verified()
-    assert metadata["model_sha256"] == artifact.sha256(artifact.MODEL_PATH.read_bytes())
+    assert metadata["model_sha256"] == artifact.sha256(paths.MODEL_PATH.read_bytes())
 
 
 def test_a_tampered_model_is_refused(workdir):
     saved_with_metadata()
-    content = bytearray(artifact.MODEL_PATH.read_bytes())
+    content = bytearray(paths.MODEL_PATH.read_bytes())
     content[len(content) // 2] ^= 0xFF
-    artifact.MODEL_PATH.write_bytes(bytes(content))
+    paths.MODEL_PATH.write_bytes(bytes(content))
     with pytest.raises(ArtifactError, match=r"differs from .* recorded in models/metadata.json; .*dvc checkout"):
         artifact.load_verified()
 
 
 def test_a_corrupt_archive_is_refused_clearly(workdir):
-    artifact.MODEL_PATH.parent.mkdir(parents=True)
-    artifact.MODEL_PATH.write_bytes(b"not a zip file")
+    paths.MODEL_PATH.parent.mkdir(parents=True)
+    paths.MODEL_PATH.write_bytes(b"not a zip file")
     with pytest.raises(ArtifactError, match="not a readable skops model"):
         artifact.load_model()
 
@@ -94,7 +94,7 @@ def test_missing_metadata_says_to_run_the_pipeline(workdir):
 
 def test_unreadable_metadata_is_named(workdir):
     saved_with_metadata()
-    artifact.METADATA_PATH.write_text("{broken")
+    paths.METADATA_PATH.write_text("{broken")
     with pytest.raises(ArtifactError, match=r"metadata.json: not valid JSON"):
         artifact.load_verified()
-    assert artifact.METADATA_PATH.read_text() == "{broken"  # left as it was, for inspection
+    assert paths.METADATA_PATH.read_text() == "{broken"  # left as it was, for inspection

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import data
+from {{ cookiecutter.package_name }} import data, paths
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import DataError, MissingOutputError
 
@@ -19,9 +19,11 @@ def test_the_sample_dataset_loads_without_a_download(sample_contract):
 def test_the_split_is_deterministic(classification_csv, workdir, csv_params):
     params = csv_params(classification_csv, "label")
     data.run(params)
-    first = [(workdir / data.PROCESSED_DIR / name).read_bytes() for name in (data.TRAIN_FILE, data.TEST_FILE)]
+    first = [(workdir / paths.PROCESSED_DIR / name).read_bytes() for name in (paths.TRAIN_FILE, paths.TEST_FILE)]
     data.run(params)
-    assert [(workdir / data.PROCESSED_DIR / name).read_bytes() for name in (data.TRAIN_FILE, data.TEST_FILE)] == first
+    assert [
+        (workdir / paths.PROCESSED_DIR / name).read_bytes() for name in (paths.TRAIN_FILE, paths.TEST_FILE)
+    ] == first
 
 
 def test_the_raw_file_is_never_modified(classification_csv, csv_params):
@@ -55,10 +57,10 @@ def test_a_missing_file_says_how_to_add_it(workdir, classification_csv, csv_para
 
 
 def test_outputs_of_an_older_data_stage_say_to_run_the_pipeline(workdir):
-    data.PROCESSED_DIR.mkdir(parents=True)
-    for name in (data.TRAIN_FILE, data.TEST_FILE):
-        pd.DataFrame({"x": [1.0]}).to_parquet(data.PROCESSED_DIR / name)
-    (data.PROCESSED_DIR / data.SCHEMA_FILE).write_text('{"task": "classification", "feature_ranges": {}}')
+    paths.PROCESSED_DIR.mkdir(parents=True)
+    for name in (paths.TRAIN_FILE, paths.TEST_FILE):
+        pd.DataFrame({"x": [1.0]}).to_parquet(paths.PROCESSED_DIR / name)
+    (paths.PROCESSED_DIR / paths.SCHEMA_FILE).write_text('{"task": "classification", "feature_ranges": {}}')
     with pytest.raises(MissingOutputError, match=r"written by another version of the data stage; run `dvc repro`"):
         data.load_split()
 
@@ -268,7 +270,7 @@ def test_a_european_export_is_read_as_numbers(raw_csv, workdir, contract_of):
 def test_a_stage_reads_one_part_and_the_columns_a_model_uses(raw_csv):
     _, params = raw_csv(split="group", split_column="id")
     data.run(params)
-    (data.PROCESSED_DIR / data.TRAIN_FILE).unlink()  # the test part is read without the training part
+    (paths.PROCESSED_DIR / paths.TRAIN_FILE).unlink()  # the test part is read without the training part
     test, schema = data.load_part("test")
     assert list(test.columns) == [*schema.features, schema.target], "not the group column"
     assert len(test) == schema.test_rows

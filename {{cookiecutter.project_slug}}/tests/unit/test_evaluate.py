@@ -7,7 +7,7 @@ from sklearn import inspection
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 
-from {{ cookiecutter.package_name }} import artifact, data, evaluate, export, runtime, train
+from {{ cookiecutter.package_name }} import artifact, data, evaluate, export, paths, runtime, train
 from {{ cookiecutter.package_name }}.config import EvaluateParams, Params
 from {{ cookiecutter.package_name }}.errors import ArtifactError
 
@@ -44,15 +44,15 @@ def test_the_stage_writes_metrics_plots_and_metadata(task, request, csv_params):
     export.run()
     scores = evaluate.run(params)
 
-    assert json.loads(evaluate.METRICS_FILE.read_text()) == scores
-    metadata = json.loads(artifact.METADATA_PATH.read_text())
+    assert json.loads(paths.METRICS_PATH.read_text()) == scores
+    metadata = json.loads(paths.METADATA_PATH.read_text())
     assert metadata["model_sha256"] == digest
     assert metadata["metrics"] == scores
-    assert metadata["data"]["sha256"] == data.Schema.read(data.PROCESSED_DIR / data.SCHEMA_FILE).data_hash
+    assert metadata["data"]["sha256"] == data.Schema.read(paths.PROCESSED_DIR / paths.SCHEMA_FILE).data_hash
     assert "quality" not in metadata["params"]
     assert {"python", "scikit-learn", "skops"} <= set(metadata["libraries"])
-    tables = {p.stem for p in (evaluate.REPORTS_DIR / "plots").glob("*.csv")}
-    figures = {p.stem for p in (evaluate.REPORTS_DIR / "figures").glob("*.png")}
+    tables = {p.stem for p in paths.PLOTS_DIR.glob("*.csv")}
+    figures = {p.stem for p in paths.FIGURES_DIR.glob("*.png")}
     assert tables == figures
     per_task = {
         "classification": {"confusion", "roc", "precision_recall"},
@@ -124,15 +124,15 @@ def test_diagnostics_use_the_sample_and_metrics_every_row(evaluated_twice):
     params, scores = evaluated_twice(sample_rows=100, importance_repeats=2)
     test, schema = data.load_part("test")
     assert len(test) == 500
-    assert len(pd.read_csv(evaluate.REPORTS_DIR / "plots/confusion.csv")) == 100
+    assert len(pd.read_csv(paths.REPORTS_DIR / "plots/confusion.csv")) == 100
     model = artifact.load_model()
     labels = model.predict(data.model_input(test, schema))
     assert scores["accuracy"] == round(float((labels == test["label"].to_numpy()).mean()), 6), "every test row"
-    importance = pd.read_csv(evaluate.REPORTS_DIR / "plots/feature_importance.csv")
+    importance = pd.read_csv(paths.REPORTS_DIR / "plots/feature_importance.csv")
     assert sorted(importance["feature"]) == ["a", "b", "c", "d"]
     first = importance.copy()
     evaluate.run(params)
-    pd.testing.assert_frame_equal(pd.read_csv(evaluate.REPORTS_DIR / "plots/feature_importance.csv"), first)
+    pd.testing.assert_frame_equal(pd.read_csv(paths.REPORTS_DIR / "plots/feature_importance.csv"), first)
 
 
 def test_the_runtime_that_serves_scores_the_model(evaluated_twice, monkeypatch):

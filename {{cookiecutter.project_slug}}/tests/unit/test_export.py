@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from {{ cookiecutter.package_name }} import artifact, data, evaluate, export, serve, train
+from {{ cookiecutter.package_name }} import artifact, data, evaluate, export, paths, serve, train
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.predict import predict_frame
 
@@ -35,9 +35,9 @@ def test_onnx_matches_scikit_learn_and_is_recorded(pipeline, task, scale):
     pipeline(task, type="random_forest", preprocessing={"scale": scale}, hyperparameters={"n_estimators": 10})
     record = export.run()
     assert record["runtime"] == "onnx" and record["fallback_reason"] is None
-    assert record["onnx_sha256"] == artifact.sha256(export.ONNX_PATH.read_bytes())
-    assert record["model_sha256"] == artifact.sha256(artifact.MODEL_PATH.read_bytes())
-    assert record == artifact.read_metadata(export.SERVING_PATH)
+    assert record["onnx_sha256"] == artifact.sha256(paths.ONNX_PATH.read_bytes())
+    assert record["model_sha256"] == artifact.sha256(paths.MODEL_PATH.read_bytes())
+    assert record == artifact.read_metadata(paths.SERVING_PATH)
     parity = record["parity"]
     difference = parity.get("max_abs_difference", parity.get("max_relative_difference"))
     assert difference <= parity["tolerance"] == export.PROBABILITY_TOLERANCE
@@ -54,9 +54,9 @@ def test_linear_models_convert_too(pipeline, model_type):
 def test_the_same_model_gives_the_same_onnx_bytes(pipeline):
     pipeline()
     first = export.run()
-    content = export.ONNX_PATH.read_bytes()
+    content = paths.ONNX_PATH.read_bytes()
     assert export.run() == first
-    assert export.ONNX_PATH.read_bytes() == content
+    assert paths.ONNX_PATH.read_bytes() == content
 
 
 def test_a_model_onnx_cannot_hold_is_served_by_scikit_learn(pipeline, monkeypatch):
@@ -70,8 +70,8 @@ def test_a_model_onnx_cannot_hold_is_served_by_scikit_learn(pipeline, monkeypatc
     record = export.run()
     assert record["runtime"] == "sklearn" and record["onnx_sha256"] is None
     assert record["fallback_reason"] == "ValueError: Expected an int, got a boolean"
-    assert not export.ONNX_PATH.exists(), "no stale ONNX file from the earlier export"
-    assert export.ONNX_PATH.parent.is_dir(), "the stage's output folder exists, empty"
+    assert not paths.ONNX_PATH.exists(), "no stale ONNX file from the earlier export"
+    assert paths.ONNX_PATH.parent.is_dir(), "the stage's output folder exists, empty"
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
@@ -109,7 +109,7 @@ def test_a_model_over_the_size_budget_fails_the_stage_with_the_fix(pipeline):
         export.run(tight)
     message = str(refused.value)
     assert re.search(r"models/onnx/model\.onnx is [\d.]+ MB, over export\.max_model_mb 0\.001: bound", message)
-    assert "max_leaf_nodes" in message and not export.ONNX_PATH.exists()
+    assert "max_leaf_nodes" in message and not paths.ONNX_PATH.exists()
 
 
 def test_a_forest_over_the_budget_is_refused_before_its_conversion(pipeline, monkeypatch):
@@ -125,7 +125,7 @@ def test_onnx_that_differs_from_scikit_learn_fails_the_stage(pipeline, monkeypat
     monkeypatch.setattr(export, "PROBABILITY_TOLERANCE", -1.0)
     with pytest.raises(export.ParityError, match=r"ONNX probabilities differ .* on the test split"):
         export.run()
-    assert not export.ONNX_PATH.exists()
+    assert not paths.ONNX_PATH.exists()
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
@@ -213,7 +213,7 @@ def test_a_pipeline_of_text_and_numbers_converts_with_parity(mixed_table, model_
     assert record["parity"]["max_abs_difference"] <= export.PROBABILITY_TOLERANCE
     assert record["feature_types"] == {"colour": "categorical", "size": "numeric", "weight": "numeric"}
     # Rows the test split never had: an unknown category, empty cells of both kinds.
-    session = export.session(export.ONNX_PATH.read_bytes())
+    session = export.session(paths.ONNX_PATH.read_bytes())
     rows = {"colour": ["violet", None, "red"], "size": [None, 3.0, 11.0], "weight": [50.0, None, 47.5]}
     served = export.onnx_outputs(
         session, export.feeds(rows, record["feature_types"], export.input_names(session)), "classification"

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import data, labelled
+from {{ cookiecutter.package_name }} import data, labelled, paths
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import DataError
@@ -33,10 +33,10 @@ def test_new_labelled_rows_become_one_new_file_and_a_rerun_adds_nothing(sample_c
 
     counted = labelled.run([workdir / "data/production"], SAMPLE, dry_run=True)
     assert (counted.labelled_rows, counted.new_rows, counted.path) == (53, 30, None)
-    assert not (workdir / data.LABELLED_DIR).exists(), "a dry run writes nothing"
+    assert not (workdir / paths.LABELLED_DIR).exists(), "a dry run writes nothing"
 
     added = labelled.run([workdir / "data/production"], SAMPLE)
-    assert added.new_rows == 30 and added.path.parent == data.LABELLED_DIR
+    assert added.new_rows == 30 and added.path.parent == paths.LABELLED_DIR
     assert added.path.name.startswith("rows-") and added.path.suffix == ".csv"
     written = pd.read_csv(added.path)
     assert list(written.columns) == list(sample_rows(1).columns) and len(written) == 30
@@ -79,7 +79,7 @@ def test_rows_the_contract_refuses_are_named_with_the_fix(sample_contract, workd
     write(batch, path)
     with pytest.raises(DataError, match=r"4 new labelled rows break data-contract.yaml(.|\n)*mean radius"):
         labelled.run([path], SAMPLE)
-    assert not (workdir / data.LABELLED_DIR).exists()
+    assert not (workdir / paths.LABELLED_DIR).exists()
 
 
 def test_a_batch_with_outcomes_but_without_a_feature_is_refused(sample_contract, workdir):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import artifact, export, predict, runtime
+from {{ cookiecutter.package_name }} import artifact, export, paths, predict, runtime
 from {{ cookiecutter.package_name }}.data import load_split, model_input
 from {{ cookiecutter.package_name }}.errors import ArtifactError, DataError
 
@@ -171,9 +171,9 @@ def test_a_table_that_is_not_one_is_refused(mixed_outputs):
 
 def test_a_changed_onnx_file_is_refused(mixed_outputs):
     raw_batch(mixed_outputs, 3).to_csv("batch.csv", index=False)
-    content = bytearray(export.ONNX_PATH.read_bytes())
+    content = bytearray(paths.ONNX_PATH.read_bytes())
     content[len(content) // 2] ^= 0xFF
-    export.ONNX_PATH.write_bytes(bytes(content))
+    paths.ONNX_PATH.write_bytes(bytes(content))
     with pytest.raises(ArtifactError, match="differs from"):
         predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv")
 

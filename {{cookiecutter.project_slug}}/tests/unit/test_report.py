@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }} import data, evaluate, export, report, train
+from {{ cookiecutter.package_name }} import data, evaluate, export, paths, report, train
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_params
-from {{ cookiecutter.package_name }}.contract import CONTRACT_PATH
 
 WEAK = {"n_estimators": 1, "max_depth": 1}
 STRONG = {"n_estimators": 30}
@@ -32,7 +31,9 @@ def pipeline_run(folder: Path, csv: Path, hyperparameters: dict, monkeypatch, ta
         "quality": {"tolerance": tolerance},
     }
     (folder / "params.yaml").write_text(yaml.safe_dump(settings))
-    shutil.copy(csv.parents[2] / CONTRACT_PATH, folder / CONTRACT_PATH)  # the table's contract, beside params.yaml
+    shutil.copy(
+        csv.parents[2] / paths.CONTRACT_PATH, folder / paths.CONTRACT_PATH
+    )  # the table's contract, beside params.yaml
     monkeypatch.chdir(folder)
     params = load_params()
     data.run(params)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from {{ cookiecutter.package_name }} import review
+from {{ cookiecutter.package_name }} import paths, review
 
 BUILT = "a" * 64
 HEAD = "1" * 40
@@ -150,6 +150,6 @@ def test_record_writes_what_the_check_reads(workdir):
     (workdir / "models").mkdir()
     (workdir / "models/metadata.json").write_text(json.dumps({"model_sha256": BUILT}))
     review.record(4, HEAD).write()
-    assert review.ReviewRecord.read(review.RECORD_PATH) == review.ReviewRecord(4, HEAD, BUILT, "passed")
+    assert review.ReviewRecord.read(paths.REVIEW_PATH) == review.ReviewRecord(4, HEAD, BUILT, "passed")
     with pytest.raises(review.ReviewError, match="'main' is not a full 40-character commit SHA"):
         review.record(4, "main")

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import artifact, data, train
+from {{ cookiecutter.package_name }} import artifact, data, paths, train
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import ArtifactError, ConfigError
 
@@ -10,8 +10,8 @@ from {{ cookiecutter.package_name }}.errors import ArtifactError, ConfigError
 def test_training_is_seeded_and_byte_identical(classification_csv, csv_params):
     params = csv_params(classification_csv, "label")
     data.run(params)
-    first = train.run(params, model_path=artifact.MODEL_PATH)
-    second = train.run(params, model_path=artifact.MODEL_PATH.with_name("again.skops"))
+    first = train.run(params, model_path=paths.MODEL_PATH)
+    second = train.run(params, model_path=paths.MODEL_PATH.with_name("again.skops"))
     assert first == second
 
 
