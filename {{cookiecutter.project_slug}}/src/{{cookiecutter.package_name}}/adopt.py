@@ -42,6 +42,7 @@ from . import contract as contracts
 from . import data, paths
 from .config import DataParams, Params, load_params
 from .errors import ConfigError, DataError, rows
+from .metric_goals import BOUNDED, METRIC_GOALS, UNIT_METRICS
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 SAMPLE_PREFIX = "sklearn:"
@@ -50,8 +51,6 @@ BASELINE_ROWS = 20_000  # rows the baseline trains and tests on at most: a large
 BOOTSTRAP_ROUNDS = 50  # enough for the first digit of a margin; each round scores every metric
 MAX_CLASSES = 100  # more distinct target values than this is not a classification
 # The metrics the quality gate bounds, per task (the others are reported, not bounded).
-BOUNDED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("r2", "rmse", "mae")}
-UNIT_METRICS = {"accuracy", "precision", "recall", "f1", "roc_auc", "r2"}  # on a 0..1 scale; errors are on the target's
 
 ROW_INDEX_NAME = re.compile(r"unnamed: \d+|index|rownames|row\.names|\.\.\.1", re.IGNORECASE)
 ID_NAME = re.compile(r"(?i:(^|[\s_.-])(id|uuid|guid|key)$|^(id|uuid|guid|key)([\s_.-]|$))|[a-z](Id|ID)$")
@@ -419,8 +418,6 @@ class Quality:
 
 def propose(baseline: Baseline) -> Quality:
     """Floors below the model's score and ceilings above its errors, by twice the spread, never past the dummy's."""
-    from .evaluate import METRIC_GOALS
-
     quality = Quality()
     for name, score in baseline.scores.items():
         higher = METRIC_GOALS[name] == "higher"

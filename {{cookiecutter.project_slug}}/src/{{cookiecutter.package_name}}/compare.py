@@ -23,7 +23,7 @@ from . import artifact, export, paths, runtime
 from .config import Params, load_params
 from .data import Schema
 from .errors import MissingOutputError
-from .evaluate import METRIC_GOALS
+from .metric_goals import METRIC_GOALS
 
 
 @dataclass(frozen=True)

@@ -30,17 +30,6 @@ from . import __version__, artifact, paths, plots, runtime
 from .config import EvaluateParams, Params
 from .data import Schema, load_part, model_input
 
-# Which way is better for each metric: the quality floors, the tests and the PR gate use this.
-METRIC_GOALS = {
-    "accuracy": "higher",
-    "precision": "higher",
-    "recall": "higher",
-    "f1": "higher",
-    "roc_auc": "higher",
-    "rmse": "lower",
-    "mae": "lower",
-    "r2": "higher",
-}
 # Libraries whose versions decide what the artifact contains; recorded in the metadata.
 RECORDED_LIBRARIES = ["scikit-learn", "skops", "numpy", "pandas", "scipy"]
 

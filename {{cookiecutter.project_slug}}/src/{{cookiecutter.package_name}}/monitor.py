@@ -55,6 +55,7 @@ from . import contract as contracts
 from .config import MonitoringParams, Params
 from .data import model_input, read_table
 from .errors import DataError, MissingOutputError
+from .metric_goals import METRIC_GOALS
 
 EMPTY = "(empty)"  # how an empty cell counts among a column's categories
 MIN_OUTCOMES = 30  # fewer labelled rows than this say nothing about quality
@@ -299,8 +300,6 @@ def quality_checks(
     The change's interval is normal, from both sides' bootstrap spreads: the Bonferroni tails of
     a few metrics lie beyond what a few hundred resamples can place directly.
     """
-    from . import evaluate
-
     notes: list[str] = []
     y_batch, s_batch = _scorable(batch, classes, task, seed, notes)
     if len(y_batch) < MIN_OUTCOMES:
@@ -313,7 +312,7 @@ def quality_checks(
         notes.append(f"the batch's outcomes cannot be scored: {exc}")
         return [], notes
     reference, release_spread = _metrics_and_spread(y_release, s_release, classes, task, settings.bootstrap, seed + 1)
-    goals, tolerance = evaluate.METRIC_GOALS, tolerance or {}
+    goals, tolerance = METRIC_GOALS, tolerance or {}
     names = [name for name in observed if name in goals and name in reference and name in batch_spread]
     names = [name for name in names if name in release_spread]
     if not names:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import paths, runtime
 from .compare import Side, Verdict, changed_params, judge, predict_latency_ms, roc_on_grid
+from .metric_goals import UNIT_METRICS
 
 TITLE = "Model report"
 RUNTIME_NAMES = {"onnx": "ONNX Runtime", "sklearn": "scikit-learn"}
@@ -96,7 +97,7 @@ def _mermaid(title: str, x_axis: str, y_axis: str, series: list[tuple[str, list[
 def _charts(base: Side, head: Side) -> str:
     names = [n for n in base.metrics if n in head.metrics]
     parts = ["### Charts (first series: base, second: head)"]
-    bounded = [n for n in names if n != "rmse" and n != "mae"]
+    bounded = [n for n in names if n in UNIT_METRICS]  # the chart's axis runs from 0 to 1
     if bounded:
         parts.append(
             _mermaid(
