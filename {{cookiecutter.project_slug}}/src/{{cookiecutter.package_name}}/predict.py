@@ -27,11 +27,11 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ from . import artifact, export, runtime
 from .contract import FIRST_ROWS
 from .data import PARQUET_SUFFIXES, csv_dialect, model_input
 from .errors import DataError, rows
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 CHUNK_ROWS = 50_000  # rows read, scored and written at a time
 TEXT_TYPES = ("categorical", "boolean")  # feature types read from a CSV as text, as the data stage reads them
@@ -153,7 +156,7 @@ def _refuse(source: str, problems: _Problems) -> None:
     raise DataError(f"{source}: {len(lines)} problems found:\n  - " + "\n  - ".join(lines))
 
 
-def _chunks(path: Path, features: runtime.Features, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _chunks(path: Path, features: runtime.Features, chunk_rows: int) -> Generator[pd.DataFrame, None, None]:
     """The table, ``chunk_rows`` rows at a time, its column names as text. From a CSV, every column but the
     numeric features is read as text: codes keep their zeros, and the columns the model does not use come
     back as they were."""
@@ -185,7 +188,8 @@ class _Writer:
     """
 
     def __init__(self, handle: Any, parquet: bool) -> None:
-        self.handle, self.parquet, self._parquet_writer = handle, parquet, None
+        self.handle, self.parquet = handle, parquet
+        self._parquet_writer: pq.ParquetWriter | None = None  # made with the first chunk's column types
 
     def write(self, chunk: pd.DataFrame) -> None:
         import pyarrow as pa
