@@ -330,6 +330,12 @@ def test_repo_review_fails_nothing_and_each_ignore_has_its_reason(baked):
     assert sorted(name for name, check in unignored.items() if check["result"] is False) == sorted(ignored)
 
 
+def test_typos_finds_nothing(baked):
+    # The project's own allow-list applies ([tool.typos] in its pyproject.toml); the lock files are prose to no one.
+    _, project = baked
+    run([str(TOOLS_BIN / "typos"), "--exclude", "uv.lock", "--exclude", "requirements.lock.txt"], project)
+
+
 def test_the_image_runs_the_serve_command_as_an_unprivileged_user(baked):
     answers, project = baked
     dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
