@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 
+from jinja2 import Environment
 from jinja2.ext import Extension
 
 # What json.dumps leaves raw but one of TOML, YAML or Python would misread.
@@ -27,6 +28,6 @@ def quoted(value: object) -> str:
 
 
 class QuotedLiterals(Extension):
-    def __init__(self, environment):
+    def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.filters["quoted"] = quoted

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jinja2 import Environment
 from jinja2.ext import Extension
 
 IMPORTED_FROM = Path(__file__).resolve().parents[1]
@@ -23,6 +24,6 @@ def template_root() -> str:
 
 
 class TemplateRoot(Extension):
-    def __init__(self, environment):
+    def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.globals["template_root"] = template_root

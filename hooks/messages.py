@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from jinja2 import Environment
 from jinja2.ext import Extension
 
 HOOKS_LOGGER = "cookiecutter.hooks"
@@ -24,7 +25,7 @@ def _without_traceback(record: logging.LogRecord) -> bool:
 
 
 class QuietHookFailure(Extension):
-    def __init__(self, environment):
+    def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         logger = logging.getLogger(HOOKS_LOGGER)
         if _without_traceback not in logger.filters:

@@ -87,7 +87,7 @@ def is_remote(template: str) -> bool:
 
 
 def template_origin(answers: dict, template_root: Path) -> tuple[str, str] | None:
-    """The template's clonable location and commit, or None when it is not a Git checkout.
+    """The template's cloneable location and commit, or None when it is not a Git checkout.
 
     cookiecutter clones a remote template into a folder of its own; that clone's ``origin``
     is the expanded URL (an abbreviation like ``gh:owner/repo`` means nothing to git). A
@@ -140,6 +140,7 @@ def rendered_for_a_cruft_diff(answers: dict, root: Path) -> bool:
 
 def record_origin(answers: dict, root: Path, template_root: Path) -> None:
     """Write ``.cruft.json`` so ``cruft check``/``cruft update`` can follow the template."""
+    origin: tuple[str, str] | None
     if "_commit" in answers:  # `cruft create`: it writes the same record after this hook
         origin = (answers["_template"], answers["_commit"])
     else:

@@ -317,6 +317,29 @@ def test_hadolint_finds_nothing_in_the_dockerfile(baked):
     assert done.returncode == 0 and done.stdout == "", done.stdout
 
 
+def repo_review(project: Path, *options: str) -> dict[str, dict]:
+    """Scientific Python's repo-review on a project: each check's result (None when skipped or ignored)."""
+    done = run([str(TOOLS_BIN / "repo-review"), "--format", "json", *options, str(project)], TEMPLATE, check=False)
+    return json.loads(done.stdout)["checks"]
+
+
+def test_repo_review_fails_nothing_and_each_ignore_has_its_reason(baked):
+    _, project = baked
+    checks = repo_review(project)
+    assert [name for name, check in checks.items() if check["result"] is False] == []
+    ignored = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["repo-review"]["ignore"]
+    assert all(checks[name]["skip_reason"] == reason and reason for name, reason in ignored.items())
+    # The list holds nothing more than it must: without it, exactly the ignored checks fail.
+    unignored = repo_review(project, "--ignore", "NONE")  # a name no check has: replaces the list
+    assert sorted(name for name, check in unignored.items() if check["result"] is False) == sorted(ignored)
+
+
+def test_typos_finds_nothing(baked):
+    # The project's own allow-list applies ([tool.typos] in its pyproject.toml); the lock files are prose to no one.
+    _, project = baked
+    run([str(TOOLS_BIN / "typos"), "--exclude", "uv.lock", "--exclude", "requirements.lock.txt"], project)
+
+
 def test_the_image_runs_the_serve_command_as_an_unprivileged_user(baked):
     answers, project = baked
     dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from . import data, paths
 from .config import DataParams, Params, load_params
 from .errors import ConfigError, DataError, rows
 from .metric_goals import BOUNDED, METRIC_GOALS, UNIT_METRICS
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 SAMPLE_PREFIX = "sklearn:"
@@ -120,8 +123,8 @@ def _decimal_points(column: pd.Series) -> pd.Series:
     return column
 
 
-def check_target(frame: pd.DataFrame, target: str | None, task: str, label: str) -> None:
-    """Refuse a target the project's task cannot learn, naming the value and the fix."""
+def check_target(frame: pd.DataFrame, target: str | None, task: str, label: str) -> str:
+    """Refuse a target the project's task cannot learn, naming the value and the fix; return the target."""
     columns = [str(name) for name in frame.columns]
     duplicated = sorted({name for name in columns if columns.count(name) > 1})
     if duplicated:
@@ -148,7 +151,7 @@ def check_target(frame: pd.DataFrame, target: str | None, task: str, label: str)
                 f"{label}: target column {target!r} holds only 0 and 1, which is a classification; "
                 "bake a classification project for it, or choose another --target"
             )
-        return
+        return target
     classes = present.value_counts()
     if len(classes) < 2:
         raise DataError(
@@ -171,6 +174,7 @@ def check_target(frame: pd.DataFrame, target: str | None, task: str, label: str)
             f"{label}: classes {lonely.index.tolist()} of {target!r} have one row each; a split needs two per class: "
             "merge them into other classes or drop those rows"
         )
+    return target
 
 
 def _examples(values: pd.Series, most: int = 3) -> str:
@@ -335,7 +339,7 @@ def measure(typed: pd.DataFrame, features: list[str], contract: contracts.Contra
     frame[target] = frame[target].infer_objects()  # whole-number labels as integers, as the split's Parquet holds them
     frame, _ = data.deduplicate(frame, [*features, target], params.data.duplicates)
     train_frame, test_frame = data.split(frame, features, params)
-    feature_types = {name: contract[name].type for name in features}
+    feature_types: dict[str, str] = {name: contract[name].type for name in features}
     schema = data.Schema(
         task=task,
         target=target,
@@ -471,7 +475,7 @@ def _nice_up(value: float) -> float | int:
 # --- params.yaml, keeping its comments ---------------------------------------------------------
 
 
-def _yaml():
+def _yaml() -> YAML:
     from ruamel.yaml import YAML
 
     yaml = YAML()
@@ -530,7 +534,7 @@ def _exclude_comments(text: str) -> dict[str, str]:
     """The comment beside each entry of data.exclude in params.yaml: the reason it is left out."""
     document = _yaml().load(text)
     entries = (document.get("data") or {}).get("exclude") if isinstance(document, dict) else None
-    if not hasattr(entries, "ca"):
+    if entries is None or not hasattr(entries, "ca"):
         return {}
     reasons = {}
     for index, name in enumerate(entries):
@@ -737,12 +741,11 @@ def plan(source: str, target: str | None, params_path: Path, force: bool) -> Pla
     params = load_params(params_path)
     task = params.task
     table = read(source, target, task)
-    target = target or ("target" if table.dataset else None)
-    check_target(table.frame, target, task, table.label)
+    target = check_target(table.frame, target or ("target" if table.dataset else None), task, table.label)
     frame = table.frame.rename(columns=str)
     contract = contracts.infer(frame, target, task)
     split, split_column = choose_split(params.data, frame, target, task)
-    exclude = left_out(frame, contract, target, task, skip={split_column} - {None})
+    exclude = left_out(frame, contract, target, task, skip=set() if split_column is None else {split_column})
     # Columns the user left out by hand stay out, with the reason written beside them.
     yours = _exclude_comments(params_path.read_text(encoding="utf-8"))
     for name in params.data.exclude:
@@ -757,10 +760,12 @@ def plan(source: str, target: str | None, params_path: Path, force: bool) -> Pla
             f"{table.label}: no column left to learn from besides the target {target!r}: "
             + "; ".join(f"{name}: {reason}" for name, reason in exclude.items())
         )
-    copy_to, copy = (None, False) if table.dataset else destination(table, root, force)
+    copy_to: Path | None = None
+    copy = False
     if table.dataset:
         settings: dict[str, Any] = {"source": "sklearn", "sklearn_dataset": table.dataset}
     else:
+        copy_to, copy = destination(table, root, force)
         settings = {"source": "file", "path": copy_to.relative_to(root.resolve()).as_posix()}
     settings |= {"target": target, "features": [], "split": split, "split_column": split_column}
     current = params.as_dict()
@@ -824,7 +829,7 @@ def run(
 
 
 def _place(found: Plan, root: Path, say: Say) -> bool:
-    if found.copy_to is None:
+    if found.copy_to is None or found.table.path is None:
         say(f"  the data ships with scikit-learn ({found.table.label}): nothing to copy")
         return False
     relative = found.copy_to.relative_to(root.resolve()).as_posix()

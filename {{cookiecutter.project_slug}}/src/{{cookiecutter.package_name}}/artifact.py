@@ -20,6 +20,7 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,8 @@ def dumps(model: Any) -> bytes:
             for key, value in node.items():
                 if key == "__id__" and isinstance(value, int):
                     value = ids.setdefault(value, len(ids) + 1)
-                elif key == "file" and isinstance(value, str) and _ARRAY_FILE.match(value):
-                    number, suffix = _ARRAY_FILE.match(value).groups()
+                elif key == "file" and isinstance(value, str) and (array := _ARRAY_FILE.match(value)):
+                    number, suffix = array.groups()
                     value = f"{ids.setdefault(int(number), len(ids) + 1)}{suffix}"
                 out[key] = renumber(value)
             return out
@@ -123,7 +124,7 @@ def _refuse_untrusted(content: bytes, path: Path, trusted: list[str]) -> None:
         )
 
 
-def load_model(path: Path = paths.MODEL_PATH, extra_trusted: list[str] | tuple[str, ...] = ()) -> Any:
+def load_model(path: Path = paths.MODEL_PATH, extra_trusted: Sequence[str] = ()) -> Any:
     """Load a model trusting only :data:`TRUSTED_TYPES` and ``extra_trusted`` (what a custom model
     declares in params.yaml); no integrity check (see load_verified)."""
     if not path.is_file():

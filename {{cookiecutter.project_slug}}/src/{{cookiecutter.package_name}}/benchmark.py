@@ -58,7 +58,10 @@ async def _connection(port: int, request: bytes, warmup_end: float, end: float, 
                 return errors
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
-            await reader.readexactly(int(_LENGTH.search(head).group(1)))
+            length = _LENGTH.search(head)
+            if length is None:  # the service always sends one; without it the body's end is unknown
+                raise ConnectionError(f"the service answered without a Content-Length: {head[:200]!r}")
+            await reader.readexactly(int(length.group(1)))
             if start >= warmup_end:
                 latencies.append(time.perf_counter() - start)
                 errors += head[9:12] != b"200"

@@ -12,14 +12,18 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from . import __version__, paths
 from .errors import ProjectError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .config import Params
     from .row_log import RowLogSettings
+
+    Handler = Callable[[argparse.Namespace], int | None]  # what a command runs; its exit status, or None for 0
 
 
 def _params(args: argparse.Namespace) -> Params:
@@ -61,13 +65,16 @@ def _export(args: argparse.Namespace) -> None:
         print(f"export: scikit-learn will serve the model; ONNX conversion failed: {record['fallback_reason']}")
 
 
-def _positive(kind: type, value: str, where: str) -> float | int:
+Number = TypeVar("Number", bound=float)  # int or float
+
+
+def _positive(kind: type[Number], value: str, where: str) -> Number:
     """A positive number from the command line or the environment; the error names where it came from."""
     try:
         number = kind(value)
     except ValueError:
-        number = 0
-    if not (number > 0 and math.isfinite(number)):
+        number = kind(0)
+    if number <= 0 or not math.isfinite(number):
         noun = "a whole number above 0" if kind is int else "a number of seconds above 0"
         raise ProjectError(f"{where} is {value!r}: it must be {noun}")
     return number
@@ -82,7 +89,7 @@ def _serve(args: argparse.Namespace) -> None:
         Settings,
     )
 
-    def setting(option: str, variable: str, kind: type, default: float) -> float | int:
+    def setting(option: str, variable: str, kind: type[Number], default: Number) -> Number:
         # The option, else the environment (how the image's CMD is configured), else the default.
         value = getattr(args, option.removeprefix("--").replace("-", "_"))
         if value is not None:
@@ -225,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def stage(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+    def stage(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument(
             "--params", type=Path, default=paths.PARAMS_PATH, help="settings file (default: %(default)s)"
@@ -346,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     benchmark.set_defaults(handler=_benchmark)
 
-    def comparison(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+    def comparison(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument("--base", type=Path, required=True, help="project folder of main, with pipeline outputs")
         command.add_argument("--head", type=Path, default=Path(), help="project folder of the change (default: here)")

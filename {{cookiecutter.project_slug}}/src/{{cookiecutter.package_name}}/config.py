@@ -8,10 +8,11 @@ with the key's path in the message.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from . import paths
 from .errors import ConfigError
@@ -136,7 +137,7 @@ class Params(_Strict):
             raise ValueError("data.split: stratified is for classification; use random, group or time")
         return self
 
-    def as_dict(self, exclude: set[str] | None = None, include: set[str] | None = None) -> dict[str, object]:
+    def as_dict(self, exclude: set[str] | None = None, include: set[str] | None = None) -> dict[str, Any]:
         """Plain, JSON-ready values (paths as strings), for metadata and reports."""
         return self.model_dump(mode="json", exclude=exclude, include=include)
 
@@ -158,7 +159,7 @@ def load_params(path: Path = paths.PARAMS_PATH) -> Params:
         raise ConfigError(f"{path}: {problems}") from None
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     where = ".".join(str(part) for part in error["loc"])
     if not where:  # a rule across several keys: the message names them
         return error["msg"].removeprefix("Value error, ")

@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class RequestDeadlineProtocol(HttpToolsProtocol):
 
     request_timeout: float = 10.0  # seconds; :func:`protocol` sets it
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._receiving = False  # between the first byte of a request and its last
@@ -86,7 +87,9 @@ class RequestDeadlineProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         # Once its headers are complete, the request being read has a cycle: the application runs.
-        cycle = self.cycle if self._receiving and self.cycle is not None and self.cycle.scope is self.scope else None
+        # uvicorn annotates `cycle` as always set, but it is None until the connection's first request.
+        current: RequestResponseCycle | None = self.cycle
+        cycle = current if self._receiving and current is not None and current.scope is self.scope else None
         if cycle is None:
             if self._receiving:  # the application never saw it: this line is its only record
                 client = f"{self.client[0]}:{self.client[1]}" if self.client else None

@@ -406,7 +406,7 @@ def run(params: Params, out_dir: Path = paths.PROCESSED_DIR, contract_path: Path
         frame = frame[kept]
     train, test = split(frame, features, params)
     labels = sorted(frame[target].unique().tolist(), key=str) if params.task == "classification" else []
-    feature_types = {name: contract[name].type for name in features}
+    feature_types: dict[str, str] = {name: contract[name].type for name in features}
     schema = Schema(
         task=params.task,
         target=target,

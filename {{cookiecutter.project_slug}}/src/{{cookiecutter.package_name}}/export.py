@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -283,7 +283,7 @@ def _add_forest(graph: Any, source: str, estimator: Any) -> list[Any]:
     leaves = {name: _attribute(node, f"{leaf_prefix}_{name}", ints) for name in ("treeids", "nodeids", "ids")}
     weights = _attribute(node, f"{leaf_prefix}_weights", floats)
     trees = [tree.tree_ for tree in estimator.estimators_]
-    classes = estimator.classes_ if classifier else None
+    classes = estimator.classes_ if classifier else ()  # a regressor has none
     for number, tree in enumerate(trees):
         leaf = tree.children_left == -1  # scikit-learn marks a leaf by no left child
         count = tree.node_count
@@ -389,7 +389,7 @@ def input_names(onnx_session: Any) -> list[str]:
     return [node.name for node in onnx_session.get_inputs()]
 
 
-def feeds(columns: dict[str, Sequence], feature_types: dict[str, str], names: list[str]) -> dict[str, np.ndarray]:
+def feeds(columns: Mapping[str, Sequence], feature_types: dict[str, str], names: list[str]) -> dict[str, np.ndarray]:
     """The graph's inputs (``names``, in feature order) for rows given column by column as JSON-like
     values: numbers and booleans as float64 (None -> NaN), text as it is (None or blank -> "")."""
     inputs, numeric = {}, []
@@ -428,7 +428,7 @@ def request_rows(frame: pd.DataFrame, feature_types: dict[str, str]) -> list[dic
     from .data import model_input
 
     prepared = model_input(frame, feature_types)
-    columns = {}
+    columns: dict[str, list[bool | str | float | None]] = {}
     for name, kind in feature_types.items():
         values = prepared[name].tolist()
         if kind == "boolean":

@@ -41,6 +41,7 @@ import html
 import io
 import json
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,7 +229,7 @@ def prediction_columns(predictor: runtime.Predictor, scores: np.ndarray) -> dict
 
 
 def _scorable(
-    outcomes: Outcomes, classes: list, task: str, seed: int, notes: list[str]
+    outcomes: Outcomes, classes: Collection[Any], task: str, seed: int, notes: list[str]
 ) -> tuple[pd.Series, np.ndarray]:
     """The labelled rows that can be scored (known classes, numbers), at most QUALITY_ROWS of them (seeded)."""
     truth = outcomes.truth.reset_index(drop=True)
@@ -255,7 +256,7 @@ def _scorable(
 
 
 def _metrics_and_spread(
-    truth: pd.Series, scores: np.ndarray, classes: list, task: str, rounds: int, seed: int
+    truth: pd.Series, scores: np.ndarray, classes: Collection[Any], task: str, rounds: int, seed: int
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Each metric on these outcomes, and its bootstrap standard deviation (ValueError: cannot be scored)."""
     import sklearn
@@ -289,7 +290,7 @@ def _metrics_and_spread(
 def quality_checks(
     batch: Outcomes,
     release: Outcomes,
-    classes: list,
+    classes: Collection[Any],
     task: str,
     settings: MonitoringParams,
     seed: int,
@@ -478,7 +479,7 @@ def _chart(name: str, kind: str, before: pd.Series, after: pd.Series) -> str:
     figure, axes = plt.subplots(figsize=(5.5, 3.0))
     if kind == "numeric":
         values = np.concatenate([before.dropna().to_numpy(float), after.dropna().to_numpy(float)])
-        bins = np.histogram_bin_edges(values, bins=30) if len(values) else 10
+        bins = np.histogram_bin_edges(values, bins=30).tolist() if len(values) else 10
         axes.hist(before.dropna(), bins=bins, density=True, alpha=0.55, label="training")
         axes.hist(after.dropna(), bins=bins, density=True, alpha=0.55, label="batch")
     else:

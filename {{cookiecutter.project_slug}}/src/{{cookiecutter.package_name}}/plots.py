@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # files only: no display on CI runners or servers (chosen
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from sklearn import metrics as skm
 
 DECIMALS = 6  # plot data rounded so it diffs cleanly in Git
@@ -94,7 +95,7 @@ def render_figures(tables: dict[str, pd.DataFrame], task: str, directory: Path) 
     return written
 
 
-def _confusion(ax: plt.Axes, table: pd.DataFrame) -> None:
+def _confusion(ax: Axes, table: pd.DataFrame) -> None:
     counts = pd.crosstab(table["actual"], table["predicted"])
     labels = sorted(set(counts.index) | set(counts.columns))
     counts = counts.reindex(index=labels, columns=labels, fill_value=0)
@@ -106,27 +107,27 @@ def _confusion(ax: plt.Axes, table: pd.DataFrame) -> None:
     ax.set(xlabel="predicted", ylabel="actual", title=f"Confusion matrix ({len(table):,} test rows)")
 
 
-def _curve(ax: plt.Axes, table: pd.DataFrame, x: str, y: str, title: str, diagonal: bool = False) -> None:
+def _curve(ax: Axes, table: pd.DataFrame, x: str, y: str, title: str, diagonal: bool = False) -> None:
     ax.plot(table[x], table[y])
     if diagonal:
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
     ax.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
 
 
-def _predicted_vs_actual(ax: plt.Axes, table: pd.DataFrame) -> None:
+def _predicted_vs_actual(ax: Axes, table: pd.DataFrame) -> None:
     ax.scatter(table["actual"], table["predicted"], s=12)
     low, high = table[["actual", "predicted"]].min().min(), table[["actual", "predicted"]].max().max()
     ax.plot([low, high], [low, high], linestyle="--", color="grey")
     ax.set(xlabel="actual", ylabel="predicted", title=f"Predicted vs actual ({len(table):,} test rows)")
 
 
-def _residuals(ax: plt.Axes, table: pd.DataFrame) -> None:
+def _residuals(ax: Axes, table: pd.DataFrame) -> None:
     ax.scatter(table["predicted"], table["residual"], s=12)
     ax.axhline(0, linestyle="--", color="grey")
     ax.set(xlabel="predicted", ylabel="actual - predicted", title=f"Residuals ({len(table):,} test rows)")
 
 
-def _importance(ax: plt.Axes, table: pd.DataFrame) -> None:
+def _importance(ax: Axes, table: pd.DataFrame) -> None:
     top = table.head(15).iloc[::-1]
     ax.barh(top["feature"], top["importance"])
     ax.set(xlabel="mean drop in score when shuffled", title="Permutation feature importance")

@@ -30,12 +30,12 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from itertools import islice
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,9 @@ from . import paths, runtime
 from .contract import FIRST_ROWS
 from .data import PARQUET_SUFFIXES, csv_dialect, model_input
 from .errors import DataError, rows
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 CHUNK_ROWS = 25_000  # rows read, scored and written at a time (3 chunks in flight: ~350 MB at 30 features)
 # Copied rows are written a few thousand at a time: buffers of a few MB, which the allocator reuses,
@@ -167,7 +170,7 @@ class _Chunk(NamedTuple):
     text: bytes | None  # the rows' lines (no quotes: each row is one line), or None
 
 
-def _chunks(path: Path, features: runtime.Features, chunk_rows: int) -> Iterator[_Chunk]:
+def _chunks(path: Path, features: runtime.Features, chunk_rows: int) -> Generator[_Chunk, None, None]:
     """The table, about ``chunk_rows`` rows at a time, its column names as text. From a CSV, every column but
     the numeric features is read as text: codes keep their zeros, and the columns the model does not use
     come back as they were."""
@@ -253,7 +256,8 @@ class _Writer:
     """
 
     def __init__(self, handle: Any, parquet: bool) -> None:
-        self.handle, self.parquet, self._parquet_writer = handle, parquet, None
+        self.handle, self.parquet = handle, parquet
+        self._parquet_writer: pq.ParquetWriter | None = None  # made with the first chunk's column types
 
     def write(self, rows: _Chunk, answers: pd.DataFrame) -> None:
         import pyarrow as pa

@@ -8,6 +8,7 @@ host is needed for them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -159,10 +160,8 @@ def _latency_rows(base: Side, head: Side, repeats: int = 50) -> list[str]:
     sides = (base, head)
     served = [side.load_predictor() for side in sides]
     requests = [side.first_request() for side in sides]
-    cells = [
-        f"{_ms(ms)} ({RUNTIME_NAMES[predictor.runtime]})"
-        for ms, predictor in zip(_single_row_ms(served, requests, repeats), served, strict=True)
-    ]
+    timings = predict_latency_ms([partial(p.predict, r) for p, r in zip(served, requests, strict=True)], repeats)
+    cells = [f"{_ms(ms)} ({RUNTIME_NAMES[predictor.runtime]})" for ms, predictor in zip(timings, served, strict=True)]
     rows = [f"| single-row predict as served (median of {repeats}) | {cells[0]} | {cells[1]} |"]
     in_sklearn = [
         None
@@ -171,8 +170,7 @@ def _latency_rows(base: Side, head: Side, repeats: int = 50) -> list[str]:
         for side, predictor in zip(sides, served, strict=True)
     ]
     if any(in_sklearn):
-        timings = _single_row_ms(in_sklearn, requests, repeats)
-        cells = ["served so (above)" if ms is None else _ms(ms) for ms in timings]
+        cells = ["served so (above)" if ms is None else _ms(ms) for ms in _single_row_ms(in_sklearn, requests, repeats)]
         rows.append(
             f"| single-row predict in scikit-learn, not served (median of {repeats}) | {cells[0]} | {cells[1]} |"
         )
@@ -180,12 +178,12 @@ def _latency_rows(base: Side, head: Side, repeats: int = 50) -> list[str]:
 
 
 def _single_row_ms(
-    predictors: list[runtime.Predictor | None], requests: list[dict[str, list]], repeats: int
+    predictors: Sequence[runtime.Predictor | None], requests: list[dict[str, list]], repeats: int
 ) -> list[float | None]:
     """The median time of each predictor on its side's request, all measured interleaved; None where there is none."""
-    present = [index for index, predictor in enumerate(predictors) if predictor is not None]
-    timings = predict_latency_ms([partial(predictors[i].predict, requests[i]) for i in present], repeats)
-    measured = dict(zip(present, timings, strict=True))
+    present = [(index, predictor) for index, predictor in enumerate(predictors) if predictor is not None]
+    timings = predict_latency_ms([partial(predictor.predict, requests[i]) for i, predictor in present], repeats)
+    measured = dict(zip((index for index, _ in present), timings, strict=True))
     return [measured.get(index) for index in range(len(predictors))]
 
 

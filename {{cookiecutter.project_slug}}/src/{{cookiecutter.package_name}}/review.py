@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -61,7 +62,7 @@ class ReviewRecord:
             raise ReviewError(f"{path}: not a review record ({error})") from error
         if not isinstance(raw, dict):
             raise ReviewError(f"{path}: not a review record (a JSON object is expected)")
-        checks = {
+        checks: dict[str, Callable[[object], bool]] = {
             "pull_request": lambda value: isinstance(value, int) and not isinstance(value, bool) and value > 0,
             "head_commit": lambda value: isinstance(value, str) and _SHA1.fullmatch(value) is not None,
             "model_sha256": lambda value: isinstance(value, str) and _SHA256.fullmatch(value) is not None,

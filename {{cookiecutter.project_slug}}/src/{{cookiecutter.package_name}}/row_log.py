@@ -127,7 +127,8 @@ class RowLog:
         if self._folder is None:
             return sys.stdout
         day = moment.date().isoformat()
-        if day != self._day:  # a new file each day: old days can be shipped or deleted whole
+        # A new file each day, so old days can be shipped or deleted whole; after close(), the day's file again.
+        if day != self._day or self._file is None:
             self.close()
             name = f"scored-rows-{day}-{socket.gethostname()}-{os.getpid()}{SUFFIX}"
             self._file, self._day = (self._folder / name).open("a", encoding="utf-8"), day

@@ -22,7 +22,7 @@ processor and runs them side by side (onnxruntime releases the GIL), so a batch 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
@@ -96,7 +96,7 @@ class Predictor:
         scikit-learn's ``classes_``; empty for regression."""
         return np.array(self._classes.tolist())
 
-    def predict(self, columns: dict[str, Sequence]) -> np.ndarray:
+    def predict(self, columns: Mapping[str, Sequence]) -> np.ndarray:
         """Scores for rows given column by column as JSON-like values (None for an empty cell)."""
         raise NotImplementedError
 
@@ -134,7 +134,7 @@ class OnnxPredictor(Predictor):
         # Classifiers answer (label, probabilities); only the probabilities are computed from here on.
         self._output = [session.get_outputs()[1 if task == "classification" else 0].name]
 
-    def predict(self, columns: dict[str, Sequence]) -> np.ndarray:
+    def predict(self, columns: Mapping[str, Sequence]) -> np.ndarray:
         return self._run(export.feeds(columns, self.features.types, self._names))
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
@@ -159,7 +159,7 @@ class SklearnPredictor(Predictor):
         super().__init__(features, task, classes)
         self._model = model
 
-    def predict(self, columns: dict[str, Sequence]) -> np.ndarray:
+    def predict(self, columns: Mapping[str, Sequence]) -> np.ndarray:
         import pandas as pd
 
         from .data import model_input

@@ -63,8 +63,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -76,6 +76,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from starlette.requests import ClientDisconnect
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from . import __version__, artifact, export, runtime
 from .errors import ArtifactError
@@ -147,13 +149,16 @@ def request_model(features: Features, example: dict[str, Any], max_rows: int) ->
     same values column by column, ``{"columns": {feature: [value, ...]}}``: one list per feature, one value per
     row. Both are validated in one step by pydantic's JSON parser; a column of numbers is a list of floats, so
     a batch as columns is checked cell by cell without a Python object per row."""
-    rows_field, columns_field = {}, {}
+    # Field name -> (type, field): the types come from the data contract, known only at run time.
+    rows_field: dict[str, Any] = {}
+    columns_field: dict[str, Any] = {}
     for index, name in enumerate(features.names):
         categories = features.categories.get(name, [])
         cell, description = _cell(features.types[name], features.nullable[name], categories)
         examples = categories or None
         rows_field[_key(index)] = (cell, Field(None, alias=name, description=description, examples=examples))
-        column = Annotated[list[cell], Field(min_length=1, max_length=max_rows)]
+        # `cell` is a type made at run time from the contract, which mypy cannot follow.
+        column = Annotated[list[cell], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
         columns_field[_key(index)] = (column, Field(None, alias=name, description=f"one value per row: {description}"))
     cells = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     row = create_model("Row", __config__=ConfigDict(**cells, json_schema_extra=_every_feature(example)), **rows_field)
@@ -220,7 +225,7 @@ def _field(location: tuple | list) -> str:
     return name or "body"
 
 
-def _problems(errors: list[dict]) -> JSONResponse:
+def _problems(errors: Sequence[Any]) -> JSONResponse:
     # The offending input is not echoed: it may be NaN, which JSON cannot carry, or large.
     problems = [{"field": _field(error["loc"]), "type": error["type"], "msg": error["msg"]} for error in errors]
     return JSONResponse({"detail": problems}, status_code=422)
@@ -237,7 +242,7 @@ class _Observe:
         self.app, self.requests, self.latency, self.max_body_bytes = app, requests, latency, max_body_bytes
         self.paths = paths  # metric labels: a route's path, never an arbitrary one (unbounded label values)
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -248,7 +253,7 @@ class _Observe:
         scope.setdefault("state", {})["request_id"] = request_id  # the sampled log of rows names it
         status = 500
 
-        async def send_with_id(message: dict) -> None:
+        async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -257,7 +262,7 @@ class _Observe:
 
         limit, received = self.max_body_bytes, 0
 
-        async def receive_with_limit() -> dict:
+        async def receive_with_limit() -> Message:
             # A body sent in chunks, without Content-Length, is counted as it arrives.
             nonlocal received
             message = await receive()
@@ -377,7 +382,7 @@ class _Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        task, deciles = serving.get("task"), serving.get("prediction_deciles") or []
+        task, deciles = serving["task"], serving.get("prediction_deciles") or []
         if task == "regression" and not deciles:
             raise ArtifactError(f"{serving_path}: no prediction_deciles; it predates this code: run `dvc repro`")
         traffic = ModelTraffic(features, task, serving.get("classes") or [], deciles)
@@ -385,7 +390,9 @@ class _Metrics:
         return cls(registry, requests, latency, traffic)
 
 
-def _lifespan(settings: Settings, model: _Model, records: _Records, row_log: RowLog | None):
+def _lifespan(
+    settings: Settings, model: _Model, records: _Records, row_log: RowLog | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Load and verify the model in the background; the service answers /health meanwhile."""
     example = {name: [value] for name, value in records.example.items()}
 
@@ -402,7 +409,7 @@ def _lifespan(settings: Settings, model: _Model, records: _Records, row_log: Row
         log.info(json.dumps({"event": "model_ready", "runtime": predictor.runtime, "model": version}))
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI):
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(asyncio.to_thread(load))
         yield
         await asyncio.shield(loading)
@@ -412,7 +419,9 @@ def _lifespan(settings: Settings, model: _Model, records: _Records, row_log: Row
     return lifespan
 
 
-NOT_READY = {503: {"model": Problems, "description": "the model is not loaded and verified"}}
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problems, "description": "the model is not loaded and verified"}
+}
 
 
 def _add_predict(
@@ -453,7 +462,7 @@ def _add_predict(
             return JSONResponse({"detail": model.problem}, status_code=503)
         content = await request.body()
         try:
-            body = body_model.model_validate_json(content)
+            body: Any = body_model.model_validate_json(content)  # a model made at run time: its fields are the features
         except ValidationError as exc:
             problems = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_input=False)]
             return _refused(problems + _unvalidated(content, names, max_rows), traffic)
@@ -596,15 +605,16 @@ def _document(app: FastAPI, body_model: type[BaseModel], example: dict[str, Any]
     body_schema = body_model.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas = {"PredictRequest": body_schema, **body_schema.pop("$defs", {})}
 
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            document = FastAPI.openapi(app)
-            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
-            body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
-            body["examples"] = request_examples(example)
-        return app.openapi_schema
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = FastAPI.openapi(app)  # also kept as app.openapi_schema
+        document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+        body["examples"] = request_examples(example)
+        return document
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -625,11 +635,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan(settings, model, records, row_log),
     )
     app.state.model = model
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    # Starlette types a handler as taking any Exception; this one is registered for RequestValidationError alone.
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     _add_predict(app, body_model, settings.max_rows, model, records, metrics.traffic, row_log)
     _add_status(app, model, public, metrics.registry)
     _document(app, body_model, records.example)
-    paths = {route.path for route in app.routes}
+    paths = {route.path for route in app.routes if isinstance(route, Route)}  # every route here is one
     app.add_middleware(
         _Observe,
         requests=metrics.requests,
@@ -660,7 +671,8 @@ def serve(host: str, port: int, settings: Settings, log_level: str = "info") -> 
         port=port,
         http=connections.protocol(settings.request_timeout),  # httptools, with a deadline per request
         ws="none",  # no WebSocket endpoint: an upgrade request is answered as plain HTTP
-        timeout_keep_alive=settings.keep_alive_timeout,
+        # uvicorn annotates whole seconds, but hands the value to asyncio's call_later, which takes any.
+        timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
         limit_concurrency=settings.max_connections + 1,  # uvicorn counts the asking connection too
         log_level=log_level,
         access_log=False,  # one JSON line per request comes from the app instead

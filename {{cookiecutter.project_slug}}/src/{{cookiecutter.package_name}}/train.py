@@ -123,8 +123,9 @@ def preprocessor(
 
 
 def _estimator(params: Params) -> BaseEstimator:
-    if params.model.type == "custom":
-        return _custom_estimator(params)
+    custom = params.model.custom  # set exactly when model.type is custom (the params' validator)
+    if custom is not None:
+        return _custom_estimator(custom.factory, params)
     choices = ESTIMATORS[params.task]
     estimator_class = choices.get(params.model.type)
     if estimator_class is None:
@@ -152,9 +153,8 @@ def _estimator(params: Params) -> BaseEstimator:
     return estimator
 
 
-def _custom_estimator(params: Params) -> BaseEstimator:
+def _custom_estimator(factory: str, params: Params) -> BaseEstimator:
     """Call the function model.custom.factory names; it must return an unfitted scikit-learn estimator."""
-    factory = params.model.custom.factory
     module_name, _, function_name = factory.partition(":")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
