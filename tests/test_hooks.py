@@ -96,6 +96,7 @@ def test_the_documented_choices_match_the_hook():
         "hooks.location.TemplateRoot",
         "hooks.literals.QuotedLiterals",
         "hooks.expressions.GitHubExpressions",
+        "hooks.derived.DerivedValues",
     ]
 
 
@@ -138,6 +139,7 @@ def test_without_git_or_dvc_the_project_is_complete_and_the_commands_are_printed
     assert "dvc init --quiet" in err and "git commit --quiet" in err
     assert (project / "LICENSE").is_file() and (project / "params.yaml").is_file()
     assert not (project / "_licenses").exists() and not (project / "_task").exists()
+    assert not any((project / folder).exists() for folder in post_gen.VARIANTS)
 
 
 def test_without_a_git_identity_the_commit_commands_are_printed(tmp_path, monkeypatch, capfd):
