@@ -22,12 +22,25 @@ import sys
 import tempfile
 from pathlib import Path
 
+# Files whose variants differ by more than a line: a whole file per answer, side by side in a folder
+# of alternatives; the chosen one goes where the project reads it, and the folder goes.
+VARIANTS = {
+    ".github/workflows/_deploy": ("deploy_target", ".github/workflows/deploy.yml"),
+    ".github/workflows/_pr-report": ("pr_comment", ".github/workflows/pr-report.yml"),
+    ".github/actions/_dvc-remote": ("dvc_remote", ".github/actions/dvc-remote/action.yml"),
+}
+
 
 def keep_variants(answers: dict[str, str], root: Path) -> None:
-    """Move the chosen license to LICENSE and the task's files into place; drop the unused variants."""
+    """Move the chosen license to LICENSE, the chosen variants and the task's files into place; drop the
+    unused ones."""
     licenses = root / "_licenses"
     (licenses / answers["license"]).replace(root / "LICENSE")
     shutil.rmtree(licenses)
+    for folder, (option, destination) in VARIANTS.items():
+        (root / destination).parent.mkdir(parents=True, exist_ok=True)
+        (root / folder / f"{answers[option]}.yml").replace(root / destination)
+        shutil.rmtree(root / folder)
     task_files = root / "_task" / answers["task"]
     for path in task_files.iterdir():
         path.replace(root / path.name)

@@ -74,8 +74,11 @@ class Act:
         self.runs = 0
 
     def local_repositories(self, workflow: Path) -> list[str]:
+        """A stand-in for each action the workflow uses, or the project's own actions (.github/actions/) use."""
+        texts = [workflow, *sorted((self.project / ".github" / "actions").glob("*/action.yml"))]
+        used = {found for path in texts for found in USES.findall(path.read_text(encoding="utf-8"))}
         arguments = []
-        for name, sha in sorted(set(USES.findall(workflow.read_text(encoding="utf-8")))):
+        for name, sha in sorted(used):
             if name == "actions/checkout":
                 continue  # act copies the local repository itself
             arguments += ["--local-repository", f"{name}@{sha}={ACT_DIR / 'actions' / STAND_INS[name]}"]

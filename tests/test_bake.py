@@ -104,6 +104,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         ".dvc/.gitignore",
         ".dvc/config",
         ".dvcignore",
+        ".github/actions/dvc-remote/action.yml",
         ".github/dependabot.yml",
         ".github/workflows/ci.yml",
         ".github/scripts/template_update.py",

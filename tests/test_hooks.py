@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
 
@@ -94,7 +95,27 @@ def test_the_documented_choices_match_the_hook():
         "hooks.messages.QuietHookFailure",
         "hooks.location.TemplateRoot",
         "hooks.literals.QuotedLiterals",
+        "hooks.expressions.GitHubExpressions",
+        "hooks.derived.DerivedValues",
     ]
+
+
+def test_github_expressions_pass_through_only_under_dot_github():
+    expressions = load_hook("expressions")
+    workflow = 'PACKAGE: {{ name }}\nrun: echo "${{ github.token }}" ${{ fromJSON(needs.a.outputs.b).c }}\n'
+    readme = "Run `{{ name }}` as ${{ name }}\n"
+    files = {
+        "{{cookiecutter.project_slug}}/.github/workflows/ci.yml": workflow,
+        "{{cookiecutter.project_slug}}/README.md": readme,
+    }
+    env = jinja2.Environment(
+        loader=jinja2.DictLoader(files), extensions=[expressions.GitHubExpressions], keep_trailing_newline=True
+    )
+    rendered = env.get_template("{{cookiecutter.project_slug}}/.github/workflows/ci.yml").render(name="m")
+    assert rendered == workflow.replace("{{ name }}", "m")
+    # Elsewhere, and in file names and hooks (rendered from strings), Jinja reads every {{ }} as before.
+    assert env.get_template("{{cookiecutter.project_slug}}/README.md").render(name="m") == "Run `m` as $m\n"
+    assert env.from_string(readme).render(name="m") == "Run `m` as $m\n"
 
 
 def path_without(*programs: str) -> str:
@@ -118,6 +139,7 @@ def test_without_git_or_dvc_the_project_is_complete_and_the_commands_are_printed
     assert "dvc init --quiet" in err and "git commit --quiet" in err
     assert (project / "LICENSE").is_file() and (project / "params.yaml").is_file()
     assert not (project / "_licenses").exists() and not (project / "_task").exists()
+    assert not any((project / folder).exists() for folder in post_gen.VARIANTS)
 
 
 def test_without_a_git_identity_the_commit_commands_are_printed(tmp_path, monkeypatch, capfd):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, remote_url, run
 
+# The generated project's .github in the template: its workflows, their variants and its actions.
+PROJECT_GITHUB = TEMPLATE / "{{cookiecutter.project_slug}}" / ".github"
+# A {{ that is not GitHub's ${{ and not an answer (optionally lowercased) or a derived value.
+TEMPLATE_JINJA = re.compile(r"(?<!\$)\{\{(?! (cookiecutter\.\w+( \| lower)?|dvc_remote_id_token\(\)) \}\})")
 ACTIONLINT = [str(TOOLS_BIN / "actionlint"), f"-shellcheck={TOOLS_BIN / 'shellcheck'}"]  # both from the `test` group
 
 
@@ -77,3 +82,45 @@ def test_the_linters_do_catch_a_bad_workflow(tmp_path):
     )
     assert lint.returncode == 1 and 'property "missing" is not defined' in lint.stdout
     assert "SC2086" in lint.stdout, "shellcheck ran on the run: scripts"
+
+
+def test_the_templates_workflows_and_actions_hold_no_jinja_statement():
+    # Variants are whole files (the post-gen hook's VARIANTS), GitHub's ${{ }} is written as GitHub
+    # writes it (hooks/expressions.py), and the only Jinja left is an inline {{ }} of an answer or
+    # of a derived value (hooks/derived.py).
+    files = sorted(path for path in PROJECT_GITHUB.rglob("*.yml") if {"workflows", "actions"} & set(path.parts))
+    assert len(files) == 3 + 4 + 2 + 6, [path.relative_to(PROJECT_GITHUB).as_posix() for path in files]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for line in text.splitlines():
+            assert "{%" not in line and "{#" not in line, f"{path.relative_to(PROJECT_GITHUB)}: {line}"
+            assert not TEMPLATE_JINJA.search(line), f"{path.relative_to(PROJECT_GITHUB)}: {line}"
+
+
+def jobs_of(path: Path) -> dict[str, str]:
+    """Each job's text by its id: the lines below `  <id>:` under `jobs:`, up to the next job."""
+    jobs = path.read_text(encoding="utf-8").split("\njobs:\n", 1)[1]
+    parts = re.split(r"(?m)^  ([\w-]+):\n", jobs)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_the_variants_of_a_workflow_share_their_common_jobs_line_for_line():
+    # A whole file per variant repeats what the variants share: a change to it must reach each file.
+    deploy = {path.stem: jobs_of(path) for path in (PROJECT_GITHUB / "workflows" / "_deploy").glob("*.yml")}
+    assert set(deploy) == set(CHOICES["deploy_target"])
+    assert len({jobs["build"] for jobs in deploy.values()}) == 1, "the build job differs between deploy targets"
+    shipping = [jobs for target, jobs in deploy.items() if target != "none"]
+    assert len({jobs["release"] for jobs in shipping}) == 1, "the release job differs between deploy targets"
+
+    # The deploy job (its permissions are the target's): the same steps up to the verified image, then the
+    # target's own steps, then the same record.
+    def checks(job: str) -> str:
+        verify = job.index("name: Verify the image's build provenance")
+        return job[job.index("    steps:\n") : job.index("\n\n", verify)]
+
+    assert len({checks(jobs["deploy"]) for jobs in shipping}) == 1, "the deploy job's checks differ between targets"
+    record = "      - name: Record the version in production"
+    assert len({jobs["deploy"].split(record)[1] for jobs in shipping}) == 1, "the deploy job's record differs"
+    reports = [jobs_of(path) for path in (PROJECT_GITHUB / "workflows" / "_pr-report").glob("*.yml")]
+    assert len(reports) == len(CHOICES["pr_comment"])
+    assert len({jobs["report"] for jobs in reports}) == 1, "the report job differs between comment tools"
