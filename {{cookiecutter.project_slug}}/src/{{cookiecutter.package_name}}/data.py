@@ -340,7 +340,7 @@ def split(frame: pd.DataFrame, features: list[str], params: Params) -> tuple[pd.
             # themselves, without sorting a million strings.
             codes, classes = pd.factorize(labels, sort=True)
             counts = np.bincount(codes)
-            if counts.min() >= 2 and len(unique) * data.test_size >= len(classes):
+            if int(np.min(counts)) >= 2 and len(unique) * data.test_size >= len(classes):
                 stratify = codes
         if len(unique) < 2:
             raise DataError(f"{len(unique)} distinct groups; a split needs at least two")
