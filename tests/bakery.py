@@ -14,8 +14,6 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 OPTIONS: dict = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
-# Choice options: the first choice is the default.
-CHOICES: dict[str, list[str]] = {k: v for k, v in OPTIONS.items() if isinstance(v, list)}
 TOOLS_BIN = Path(sys.executable).parent
 
 
@@ -25,6 +23,10 @@ def load_hook(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# Choice options, read as the pre-generation hook reads them: the first choice is the default.
+CHOICES: dict[str, list[str]] = load_hook("pre_gen_project").choices_of(TEMPLATE)
 
 
 def remote_url(remote: str, tmp_path: Path) -> str:
