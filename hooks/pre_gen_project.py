@@ -1,7 +1,9 @@
 """Validate the answers before cookiecutter writes any file.
 
 A bad answer stops generation with one line that names the value and shows a valid one.
-The checks are plain functions over the answers, so tests import this file unrendered.
+The checks are plain functions over the answers, so tests import this file unrendered. The
+choices come from the template's ``cookiecutter.json``, their one source: a new choice needs
+no edit here (a new remote type needs its URL scheme below).
 """
 
 from __future__ import annotations
@@ -10,16 +12,12 @@ import json
 import keyword
 import re
 import sys
+from pathlib import Path
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
-PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
-TASKS = ("classification", "regression")
-LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
-PR_COMMENTS = ("cml", "gh")
-DEPLOY_TARGETS = ("ghcr", "cloud-run", "kubernetes", "none")
-# Remote type -> the URL scheme DVC expects, and an example to show.
+# Remote type -> the URL scheme DVC expects, and an example to show (`none` and `local` take no URL scheme).
 REMOTE_SCHEMES = {
     "s3": ("s3://", "s3://my-bucket/dvc-store"),
     "gcs": ("gs://", "gs://my-bucket/dvc-store"),
@@ -28,7 +26,13 @@ REMOTE_SCHEMES = {
 }
 
 
-def problems(answers: dict[str, str]) -> list[str]:
+def choices_of(template_root: Path) -> dict[str, list[str]]:
+    """Each choice option of the template and its values, default first, as ``cookiecutter.json`` lists them."""
+    options = json.loads((template_root / "cookiecutter.json").read_text(encoding="utf-8"))
+    return {name: values for name, values in options.items() if isinstance(values, list) and not name.startswith("_")}
+
+
+def problems(answers: dict[str, str], choices: dict[str, list[str]]) -> list[str]:
     """Every problem with the answers, each naming the value and showing a valid example."""
     found = []
 
@@ -53,19 +57,13 @@ def problems(answers: dict[str, str]) -> list[str]:
         "my-org",
         "use a GitHub user or organisation name",
     )
-    choice_options = (
-        ("python_version", PYTHON_VERSIONS),
-        ("task", TASKS),
-        ("pr_comment", PR_COMMENTS),
-        ("deploy_target", DEPLOY_TARGETS),
-        ("license", LICENSES),
-    )
-    for key, choices in choice_options:
-        check(answers[key] in choices, key, choices[0], f"choose one of {', '.join(choices)}")
+    for key, values in choices.items():
+        check(answers[key] in values, key, values[0], f"choose one of {', '.join(values)}")
     for key in ("project_name", "description", "author_name"):
         check(answers[key].strip() != "", key, "My Model", "it must not be empty")
         check("\n" not in answers[key] and "\r" not in answers[key], key, "My Model", "use a single line")
-    found.extend(remote_problems(answers["dvc_remote"], answers["dvc_remote_url"]))
+    if answers["dvc_remote"] in choices["dvc_remote"]:
+        found.extend(remote_problems(answers["dvc_remote"], answers["dvc_remote_url"]))
     return found
 
 
@@ -84,22 +82,20 @@ def remote_problems(remote: str, url: str) -> list[str]:
                 f"dvc_remote_url={url!r} is not a folder path; a local remote needs one (for example /mnt/dvc-store)"
             ]
         return []
-    if remote not in REMOTE_SCHEMES:
-        choices = ", ".join(["none", "local", *REMOTE_SCHEMES])
-        return [f"dvc_remote={remote!r} is not valid: choose one of {choices}"]
     scheme, example = REMOTE_SCHEMES[remote]
     if not url.startswith(scheme) or len(url) == len(scheme) or any(c.isspace() for c in url):
         return [f"dvc_remote_url={url!r} does not fit dvc_remote={remote!r}: use {scheme}... (for example {example!r})"]
     return []
 
 
-def main(answers: dict[str, str]) -> int:
-    found = problems(answers)
+def main(answers: dict[str, str], template_root: Path) -> int:
+    found = problems(answers, choices_of(template_root))
     for problem in found:
         print(f"error: {problem}", file=sys.stderr)
     return 1 if found else 0
 
 
 if __name__ == "__main__":
-    # cookiecutter renders this file; JSON in a raw string keeps any answer inert.
-    sys.exit(main(json.loads(r"""{{ cookiecutter | tojson }}""")))
+    # cookiecutter renders this file; JSON in a raw string keeps any answer inert. template_root()
+    # (hooks/location.py) is the checkout being baked, the right version under --checkout and cruft.
+    sys.exit(main(json.loads(r"""{{ cookiecutter | tojson }}"""), Path(r"""{{ template_root() }}""")))

@@ -1,8 +1,8 @@
 """Bake the option matrix from cookiecutter.json: exact file tree, nothing left unrendered, every file parses.
 
-task and dvc_remote shape the pipeline and its storage, so they are multiplied; python_version,
-license, pr_comment and deploy_target fill in values or swap steps and files, so they rotate
-through the combinations.
+The bakes cover every pair of choices (bakery.pairwise): each value of every option meets
+each value of every other in at least one bake. A new choice in cookiecutter.json joins
+the matrix by itself.
 """
 
 from __future__ import annotations
@@ -20,25 +20,38 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, load_hook, remote_url, run
+from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, load_hook, pairs_in, pairwise, remote_url, run
 from tasks import PROMTOOL_FIX
 
-COMBINATIONS = [
-    {
-        "task": task,
-        "dvc_remote": remote,
-        "python_version": CHOICES["python_version"][i % len(CHOICES["python_version"])],
-        "license": CHOICES["license"][i % len(CHOICES["license"])],
-        "pr_comment": CHOICES["pr_comment"][i % len(CHOICES["pr_comment"])],
-        "deploy_target": CHOICES["deploy_target"][i % len(CHOICES["deploy_target"])],
-    }
-    for i, (task, remote) in enumerate(itertools.product(CHOICES["task"], CHOICES["dvc_remote"]))
-]
+COMBINATIONS = pairwise(CHOICES)
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
 # Prometheus's alert templates ({{ $value }}, {{ $labels.feature }}) are the rules' own syntax, written on
 # purpose in the files that hold rules; anywhere else they would be leftover Jinja too.
 ALERT_RULE_FILES = {"monitoring/alerts.yml", "k8s/monitoring/prometheus-rule.yaml"}
 PROMETHEUS_TEMPLATE = re.compile(r"\{\{ \$(value|labels\.\w+)\b[^{}]*\}\}")
+
+
+def test_the_bakes_cover_every_pair_of_choices():
+    baked = set().union(*map(pairs_in, COMBINATIONS))
+    for a, b in itertools.combinations(CHOICES, 2):
+        for x, y in itertools.product(CHOICES[a], CHOICES[b]):
+            assert frozenset([(a, x), (b, y)]) in baked, f"no bake has {a}={x} with {b}={y}"
+    assert COMBINATIONS[0] == {name: values[0] for name, values in CHOICES.items()}, "the defaults are baked"
+    product = len(list(itertools.product(*CHOICES.values())))
+    assert len(COMBINATIONS) <= 30 < product, "a handful of bakes, not the product"
+
+
+def test_pairwise_covers_the_pairs_a_rotation_misses():
+    # A rotation (value i % n in bake i, as the matrix was before) leaves pairs out; pairwise does not.
+    choices = {"remote": ["none", "local", "s3", "gcs"], "comment": ["cml", "gh"], "target": ["ghcr", "none"]}
+    every_pair = set().union(
+        *(pairs_in(dict(zip(choices, values, strict=True))) for values in itertools.product(*choices.values()))
+    )
+    rotation = [{name: values[i % len(values)] for name, values in choices.items()} for i in range(4)]
+    assert frozenset([("comment", "cml"), ("target", "none")]) in every_pair - set().union(*map(pairs_in, rotation))
+    sets = pairwise(choices)
+    assert set().union(*map(pairs_in, sets)) == every_pair
+    assert len(sets) == 8, "4 remotes x 2 comment tools: 8 bakes, the fewest possible"
 
 
 def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
@@ -381,7 +394,8 @@ def test_the_alert_rules_pass_promtool(baked, tmp_path):
         manifest = yaml.safe_load((project / "k8s/monitoring/prometheus-rule.yaml").read_text(encoding="utf-8"))
         (tmp_path / "rule.yml").write_text(yaml.safe_dump({"groups": manifest["spec"]["groups"]}), encoding="utf-8")
         assert found in run([promtool, "check", "rules", "rule.yml"], tmp_path).stdout
-    if answers["dvc_remote"] == "none":
+    chosen = {name: answers[name] for name in CHOICES}
+    if chosen == next(bake for bake in COMBINATIONS if bake["task"] == answers["task"]):
         tested = run([promtool, "test", "rules", "alerts.test.yml"], monitoring)
         assert "SUCCESS" in tested.stdout, tested.stdout
 

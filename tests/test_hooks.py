@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -72,11 +73,12 @@ def test_a_value_outside_the_choices_is_refused_with_the_choices(tmp_path, optio
     assert done.returncode != 0
     assert list(tmp_path.iterdir()) == []
     assert "bogus" in done.stderr and str(CHOICES[option]) in done.stderr
-    assert any(f"{option}='bogus'" in problem for problem in pre_gen.problems({**DEFAULTS, option: "bogus"}))
+    found = pre_gen.problems({**DEFAULTS, option: "bogus"}, CHOICES)
+    assert any(f"{option}='bogus'" in problem and ", ".join(CHOICES[option]) in problem for problem in found), found
 
 
 def test_every_default_answer_is_valid():
-    assert pre_gen.problems(DEFAULTS) == []
+    assert pre_gen.problems(DEFAULTS, CHOICES) == []
 
 
 def test_every_remote_example_is_valid():
@@ -84,13 +86,24 @@ def test_every_remote_example_is_valid():
         assert pre_gen.remote_problems(remote, example) == []
 
 
-def test_the_documented_choices_match_the_hook():
-    assert list(pre_gen.PYTHON_VERSIONS) == sorted(CHOICES["python_version"])
-    assert set(pre_gen.TASKS) == set(CHOICES["task"])
-    assert set(pre_gen.LICENSES) == set(CHOICES["license"])
-    assert set(pre_gen.PR_COMMENTS) == set(CHOICES["pr_comment"])
-    assert set(pre_gen.DEPLOY_TARGETS) == set(CHOICES["deploy_target"])
-    assert set(CHOICES["dvc_remote"]) == {"none", "local", *pre_gen.REMOTE_SCHEMES}
+def test_the_hook_reads_the_choices_from_cookiecutter_json():
+    assert pre_gen.choices_of(TEMPLATE) == CHOICES
+    assert set(CHOICES["dvc_remote"]) == {"none", "local", *pre_gen.REMOTE_SCHEMES}, "each remote type has its scheme"
+
+
+def test_a_choice_changed_in_cookiecutter_json_needs_no_edit_of_the_hook(tmp_path, capsys):
+    # The hook keeps no copy of the choices: with one value more in cookiecutter.json it accepts
+    # that value, and with one fewer it refuses the value that went.
+    options = {**OPTIONS, "license": [*CHOICES["license"][:-1], "Unlicense"]}  # Proprietary out, Unlicense in
+    (tmp_path / "cookiecutter.json").write_text(json.dumps(options), encoding="utf-8")
+    assert pre_gen.main({**DEFAULTS, "license": "Unlicense"}, tmp_path) == 0
+    assert pre_gen.main({**DEFAULTS, "license": "Proprietary"}, tmp_path) == 1
+    assert "error: license='Proprietary' is not valid: choose one of MIT, Apache-2.0, BSD-3-Clause, Unlicense" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_template_loads_its_jinja_extensions():
     assert OPTIONS["_extensions"] == [
         "hooks.messages.QuietHookFailure",
         "hooks.location.TemplateRoot",

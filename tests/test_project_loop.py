@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -71,6 +72,7 @@ def test_the_local_loop(tmp_path, answers, installer):
     sh("dvc", "repro")
     tested = sh("pytest", "-q")
     assert " failed" not in tested.stdout and " skipped" not in tested.stdout
+    a_split_that_breaks_the_contract_fails_the_data_tests(project, bin_dir, sh)
 
     # Nothing changed: nothing runs.
     model = project / "models/model.skops"
@@ -113,6 +115,35 @@ def test_the_local_loop(tmp_path, answers, installer):
         assert "Data and pipelines are up to date." in sh("dvc", "status").stdout
 
     bring_your_own_data(project, answers["task"], tmp_path, sh)
+
+
+SPOIL = """
+import sys
+import pandas as pd
+import yaml
+
+path, contract = sys.argv[1], yaml.safe_load(open("data-contract.yaml", encoding="utf-8"))["columns"]
+frame = pd.read_parquet(path)
+column = next(name for name in frame.columns if contract[name]["type"] == "numeric")
+frame.loc[0, column] = contract[column]["max"] + 1
+frame.to_parquet(path, index=False)
+print(column)
+"""
+
+
+def a_split_that_breaks_the_contract_fails_the_data_tests(project: Path, bin_dir: Path, sh) -> None:
+    """The data tests read the contract in Git, not a schema the same run derived: a value above
+    a column's `max` in the test split, written by hand, fails them; the untouched split passes."""
+    split = project / "data/processed/test.parquet"
+    kept = split.read_bytes()
+    column = sh(str(bin_dir / "python"), "-c", SPOIL, str(split)).stdout.strip()
+    failed = sh("pytest", "-q", "-p", "no:xdist", "tests/data", check=False)
+    split.write_bytes(kept)
+    assert failed.returncode != 0
+    assert "FAILED tests/data/test_split.py::test_the_split_meets_the_data_contract[test]" in failed.stdout
+    assert f"column {column!r} has 1 row outside" in failed.stdout, failed.stdout
+    assert re.search(r"^1 failed, \d+ passed", failed.stdout, re.M), "only the contract's test fails"
+    sh("pytest", "-q", "tests/data")
 
 
 PACKAGE = "tumour_classifier"  # the project's command, with the default answers

@@ -18,7 +18,7 @@ less than the wall time), each step of the report job as act timed it, and how m
 each stage ran (both sides together). Python's package
 downloads come from this machine's uv cache in both cases (the setup-uv stand-in uses it;
 GitHub's runner would download them). Needs the template's tools: run
-`python3 tests/tasks.py test` once first (it creates .venv), then use .venv/bin/python.
+`python3 tasks.py test` once first (it creates .venv), then use .venv/bin/python.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tasks.py
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from actrunner import Act, git, pull_request_event, reproduce_and_commit  # tests/ is not a package
 from bakery import TEMPLATE, TOOLS_BIN, bake

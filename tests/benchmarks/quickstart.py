@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tasks import TEMPLATE, quickstart  # tests/ is not a package: imported by path
 
 TARGETS = {"total": 40.0, "dvc repro (no-op)": 2.0}

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tasks import TEMPLATE, TOOLS_BIN, project_env, tools_env  # tests/ is not a package: imported by path
 
 NOT_STAGES = ("adopt", "no-op repro", "predict")

@@ -52,7 +52,7 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tasks import TEMPLATE, TOOLS_BIN, project_env, tools_env  # tests/ is not a package: imported by path
 
 PACKAGE = "tumour_classifier"

@@ -2,9 +2,11 @@
 """The template's two commands; needs only Python 3.10+ and git (and `test`, promtool: installed from
 Debian's `prometheus` package when missing and run as root, as on a fresh CI machine).
 
-    python3 tests/tasks.py quickstart [DIR]   bake a project with the default answers and run its
-                                        local loop: environment, dvc repro, pytest
-    python3 tests/tasks.py test [PYTEST-ARGS] run the template's test suite
+    python3 tasks.py quickstart [DIR]    bake a project with the default answers and run its
+                                         local loop: environment, dvc repro, pytest
+    python3 tasks.py test [PYTEST-ARGS]  run the template's test suite
+
+noxfile.py offers the same two as nox sessions.
 
 Both create `.venv` in the template folder (its tools: cookiecutter, DVC, uv, pytest, ...)
 on first use, and bring it up to date when pyproject.toml changes.
@@ -21,7 +23,7 @@ import time
 import venv
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parents[1]
+TEMPLATE = Path(__file__).resolve().parent
 TOOLS_ENV = TEMPLATE / ".venv"
 TOOLS_BIN = TOOLS_ENV / ("Scripts" if os.name == "nt" else "bin")
 DEFAULT_OUTPUT = TEMPLATE / "build" / "quickstart"
