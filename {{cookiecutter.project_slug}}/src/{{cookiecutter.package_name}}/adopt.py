@@ -361,7 +361,7 @@ def measure(typed: pd.DataFrame, features: list[str], contract: contracts.Contra
     dummy = DummyClassifier(strategy="prior") if task == "classification" else DummyRegressor(strategy="mean")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a baseline's warnings (a rare class, a constant feature) are not the user's
-        model.fit(x_train, y_train)
+        train.fit(model, x_train, y_train)
         dummy.fit(x_train, y_train)
         if task == "classification":
             outputs = model.predict_proba(x_test), dummy.predict_proba(x_test)

@@ -146,11 +146,9 @@ def _estimator(params: Params) -> BaseEstimator:
     if issubclass(estimator_class, PARALLEL):
         settings.setdefault("n_jobs", -1)  # every core; the trees, and so the model, do not depend on it
     try:
-        estimator = estimator_class(**settings)
-        estimator._validate_params()  # a bad value fails now, with its name, not halfway through fit
+        return estimator_class(**settings)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"params.yaml: model.hyperparameters: {exc}") from None
-    return estimator
 
 
 def _custom_estimator(factory: str, params: Params) -> BaseEstimator:
@@ -189,12 +187,24 @@ def build_pipeline(params: Params, schema: Schema | None = None, train: pd.DataF
     return Pipeline([("prepare", prepare), ("model", estimator)])
 
 
+def fit(pipeline: Pipeline, features: pd.DataFrame, target: pd.Series) -> Pipeline:
+    """Fit the pipeline; a hyperparameter value scikit-learn refuses is a :class:`ConfigError` naming it."""
+    try:
+        return pipeline.fit(features, target)
+    except (TypeError, ValueError) as exc:
+        # scikit-learn checks the hyperparameters' values as fit starts; its error names the value and
+        # what it must be. Matched by name: the class is not part of scikit-learn's public API.
+        if type(exc).__name__ == "InvalidParameterError":
+            raise ConfigError(f"params.yaml: model.hyperparameters: {exc}") from None
+        raise
+
+
 def run(params: Params, data_dir: Path = paths.PROCESSED_DIR, model_path: Path = paths.MODEL_PATH) -> str:
     """The ``train`` stage: fit on the training split and save; return the model's SHA-256."""
     train, schema = load_part("train", data_dir)
     features = model_input(train, schema)
     pipeline = build_pipeline(params, schema, features)
-    pipeline.fit(features, train[schema.target])
+    fit(pipeline, features, train[schema.target])
     return artifact.save_model(
         pipeline, model_path, trusted=[*artifact.TRUSTED_TYPES, *params.model.extra_trusted_types]
     )

@@ -35,10 +35,12 @@ def test_an_unknown_hyperparameter_is_named(classification_csv, csv_params):
         train.build_pipeline(params)
 
 
-def test_a_bad_hyperparameter_value_fails_before_training(classification_csv, csv_params):
+def test_a_bad_hyperparameter_value_is_named_and_no_model_is_written(classification_csv, csv_params, workdir):
     params = csv_params(classification_csv, "label", hyperparameters={"n_estimators": -3})
-    with pytest.raises(ConfigError, match="n_estimators"):
-        train.build_pipeline(params)
+    data.run(params)
+    with pytest.raises(ConfigError, match=r"hyperparameters: The 'n_estimators' parameter of RandomForest\w+ must"):
+        train.run(params)
+    assert not (workdir / paths.MODEL_PATH).exists()
 
 
 # --- raw tables and custom models ---------------------------------------------------------------
