@@ -71,7 +71,7 @@ def change_the_template(template: Path, learning_rate: str | None = None) -> Non
 def make_user_changes(project: Path, package: str = "tumour_classifier") -> None:
     """A tuned parameter, a code change, a new test and DVC state, committed."""
     edit(project / "params.yaml", "    learning_rate: 0.1\n", "    learning_rate: 0.05\n")
-    with (project / "src" / package / "train.py").open("a", encoding="utf-8") as code:
+    with (project / "src" / package / "pipeline" / "train.py").open("a", encoding="utf-8") as code:
         code.write("\n\n# Tuned on our own data: see the team's notes.\n")
     (project / "tests" / "unit" / "test_ours.py").write_text("def test_ours():\n    assert 1 + 1 == 2\n")
     (project / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
@@ -125,7 +125,7 @@ def test_cruft_update_brings_the_template_in_and_keeps_the_users_work(tmp_path):
     assert NEW_STEP in (project / ".github/workflows/ci.yml").read_text()
     params = (project / "params.yaml").read_text()
     assert "  test_size: 0.25" in params and "    learning_rate: 0.05" in params
-    assert "# Tuned on our own data" in (project / "src/tumour_classifier/train.py").read_text()
+    assert "# Tuned on our own data" in (project / "src/tumour_classifier/pipeline/train.py").read_text()
     assert (project / "tests/unit/test_ours.py").is_file()
     assert (project / "dvc.lock").read_text() == "schema: '2.0'\nstages: {}\n"
     assert (project / ".dvc" / "config").read_bytes() == dvc_config
