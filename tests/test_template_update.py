@@ -138,6 +138,23 @@ def test_cruft_update_brings_the_template_in_and_keeps_the_users_work(tmp_path):
     assert "up to date" in cruft(project, "check").stdout
 
 
+def test_a_module_the_template_moves_takes_the_users_change_with_it(tmp_path):
+    # Releases regroup the package now and then (flat modules became pipeline/, review/, ...):
+    # the update moves the file, and the user's edits to it come along.
+    template = template_copy(tmp_path)
+    project = bake(tmp_path / "out", template=template)
+    make_user_changes(project)  # a note at the end of pipeline/train.py
+    package = "{{cookiecutter.project_slug}}/src/{{cookiecutter.package_name}}"
+    git(template, "mv", f"{package}/pipeline/train.py", f"{package}/pipeline/fit.py")
+    commit_template(template, "Move a module", tag="v0.2.0")
+
+    cruft(project, "update", "--skip-apply-ask")
+    moved = project / "src/tumour_classifier/pipeline/fit.py"
+    assert "# Tuned on our own data" in moved.read_text()
+    assert not (project / "src/tumour_classifier/pipeline/train.py").exists()
+    assert not list(project.rglob("*.rej")) and git(project, "diff", "--name-only", "--diff-filter=U") == ""
+
+
 def test_a_conflicting_change_is_set_aside_as_a_listed_rej_file(tmp_path):
     template = template_copy(tmp_path)
     project = bake(tmp_path / "out", template=template)
