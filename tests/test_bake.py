@@ -55,37 +55,32 @@ def test_pairwise_covers_the_pairs_a_rotation_misses():
 
 
 def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
-    modules = [
+    modules = [  # grouped by the loop: the shared core, the pipeline, the review, serving, monitoring
         "__init__",
         "__main__",
-        "adopt",
-        "artifact",
-        "benchmark",
         "cli",
-        "compare",
-        "config",
-        "connections",
-        "contract",
-        "data",
-        "errors",
-        "evaluate",
-        "export",
-        "labelled",
-        "metric_goals",
-        "model_card",
-        "monitor",
-        "paths",
-        "plots",
-        "predict",
-        "report",
-        "review",
-        "row_log",
-        "runtime",
-        "serve",
-        "serve_settings",
-        "smoke",
-        "traffic",
-        "train",
+        *(f"core/{name}" for name in ("__init__", "artifact", "contract", "errors", "metric_goals", "params", "paths")),
+        *(
+            f"pipeline/{name}"
+            for name in ("__init__", "adopt", "data", "evaluate", "export", "labelled", "plots", "train")
+        ),
+        *(f"review/{name}" for name in ("__init__", "gate", "model_card", "provenance", "report")),
+        *(
+            f"serving/{name}"
+            for name in (
+                "__init__",
+                "benchmark",
+                "connections",
+                "predict",
+                "row_log",
+                "runtime",
+                "service",
+                "settings",
+                "smoke",
+                "traffic",
+            )
+        ),
+        *(f"monitoring/{name}" for name in ("__init__", "monitor")),
     ]
     unit = [
         "conftest",
@@ -93,20 +88,20 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "test_alerts",
         "test_artifact",
         "test_cli",
-        "test_compare",
-        "test_config",
         "test_data",
         "test_evaluate",
         "test_export",
+        "test_gate",
         "test_labelled",
         "test_model_card",
         "test_monitor",
+        "test_params",
         "test_paths",
         "test_predict",
+        "test_provenance",
         "test_report",
-        "test_review",
         "test_row_log",
-        "test_serve",
+        "test_service",
         "test_smoke",
         "test_traffic",
         "test_train",
@@ -210,7 +205,7 @@ def test_adopt_knows_the_sample_model_card(baked):
     # `adopt` replaces a MODEL_CARD.md section only while it still reads as the template ships it:
     # its copy of the sample text (SAMPLE_NOTES) must match the card of each task.
     _, project = baked
-    module = ast.parse((project / "src/tumour_classifier/adopt.py").read_text(encoding="utf-8"))
+    module = ast.parse((project / "src/tumour_classifier/pipeline/adopt.py").read_text(encoding="utf-8"))
     notes = next(
         ast.literal_eval(node.value)
         for node in module.body
@@ -307,7 +302,8 @@ def test_answers_in_any_script_come_out_readable_and_valid(tmp_path):
     assert pyproject["project"]["authors"][0]["name"] == answers["author_name"]
     dvc = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))
     assert dvc["artifacts"]["model"]["desc"] == answers["description"]
-    card = ast.parse((project / f"src/{project.name.replace('-', '_')}/model_card.py").read_text(encoding="utf-8"))
+    package = project.name.replace("-", "_")
+    card = ast.parse((project / f"src/{package}/review/model_card.py").read_text(encoding="utf-8"))
     constants = {
         node.targets[0].id: ast.literal_eval(node.value)
         for node in card.body

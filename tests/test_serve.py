@@ -99,7 +99,7 @@ def offline_predictions(project: Path, rows: list[dict]) -> list[dict]:
 def first_rows(project: Path, count: int) -> list[dict]:
     """The first rows of the test split, as a client sends them (the project's own export.request_rows)."""
     script = (
-        f"import json, sys; from {PACKAGE} import data, export; _, test, schema = data.load_split(); "
+        f"import json, sys; from {PACKAGE}.pipeline import data, export; _, test, schema = data.load_split(); "
         "print(json.dumps(export.request_rows(test.head(int(sys.argv[1])), schema.feature_types)))"
     )
     return json.loads(run([str(project / ".venv/bin/python"), "-c", script, str(count)], project).stdout)
@@ -245,7 +245,8 @@ SPLITS = {
 def raw_rows(project: Path, table: Path, count: int) -> list[dict]:
     """The first rows of a raw table as a client sends them: features only, text as text, empty cells as null."""
     script = (
-        f"import json, sys; import pandas as pd; from {PACKAGE} import artifact, export; "
+        "import json, sys; import pandas as pd; "
+        f"from {PACKAGE}.core import artifact; from {PACKAGE}.pipeline import export; "
         "features = artifact.read_metadata()['feature_types']; "
         "frame = pd.read_csv(sys.argv[1], dtype=str, nrows=int(sys.argv[2])); "
         "print(json.dumps(export.request_rows(frame, features)))"

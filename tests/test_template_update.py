@@ -71,7 +71,7 @@ def change_the_template(template: Path, learning_rate: str | None = None) -> Non
 def make_user_changes(project: Path, package: str = "tumour_classifier") -> None:
     """A tuned parameter, a code change, a new test and DVC state, committed."""
     edit(project / "params.yaml", "    learning_rate: 0.1\n", "    learning_rate: 0.05\n")
-    with (project / "src" / package / "train.py").open("a", encoding="utf-8") as code:
+    with (project / "src" / package / "pipeline" / "train.py").open("a", encoding="utf-8") as code:
         code.write("\n\n# Tuned on our own data: see the team's notes.\n")
     (project / "tests" / "unit" / "test_ours.py").write_text("def test_ours():\n    assert 1 + 1 == 2\n")
     (project / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
@@ -125,7 +125,7 @@ def test_cruft_update_brings_the_template_in_and_keeps_the_users_work(tmp_path):
     assert NEW_STEP in (project / ".github/workflows/ci.yml").read_text()
     params = (project / "params.yaml").read_text()
     assert "  test_size: 0.25" in params and "    learning_rate: 0.05" in params
-    assert "# Tuned on our own data" in (project / "src/tumour_classifier/train.py").read_text()
+    assert "# Tuned on our own data" in (project / "src/tumour_classifier/pipeline/train.py").read_text()
     assert (project / "tests/unit/test_ours.py").is_file()
     assert (project / "dvc.lock").read_text() == "schema: '2.0'\nstages: {}\n"
     assert (project / ".dvc" / "config").read_bytes() == dvc_config
@@ -136,6 +136,23 @@ def test_cruft_update_brings_the_template_in_and_keeps_the_users_work(tmp_path):
     assert not list(project.rglob("*.rej")) and git(project, "diff", "--name-only", "--diff-filter=U") == ""
     git(project, "commit", "--quiet", "--all", "-m", "Take the template's v0.2.0")
     assert "up to date" in cruft(project, "check").stdout
+
+
+def test_a_module_the_template_moves_takes_the_users_change_with_it(tmp_path):
+    # Releases regroup the package now and then (flat modules became pipeline/, review/, ...):
+    # the update moves the file, and the user's edits to it come along.
+    template = template_copy(tmp_path)
+    project = bake(tmp_path / "out", template=template)
+    make_user_changes(project)  # a note at the end of pipeline/train.py
+    package = "{{cookiecutter.project_slug}}/src/{{cookiecutter.package_name}}"
+    git(template, "mv", f"{package}/pipeline/train.py", f"{package}/pipeline/fit.py")
+    commit_template(template, "Move a module", tag="v0.2.0")
+
+    cruft(project, "update", "--skip-apply-ask")
+    moved = project / "src/tumour_classifier/pipeline/fit.py"
+    assert "# Tuned on our own data" in moved.read_text()
+    assert not (project / "src/tumour_classifier/pipeline/train.py").exists()
+    assert not list(project.rglob("*.rej")) and git(project, "diff", "--name-only", "--diff-filter=U") == ""
 
 
 def test_a_conflicting_change_is_set_aside_as_a_listed_rej_file(tmp_path):

@@ -32,7 +32,7 @@ TABLES = Path(__file__).resolve().parents[1] / "tables.py"
 DESCRIBE = """
 import sys
 import pandas as pd
-from {package} import contract
+from {package}.core import contract
 frame = pd.read_csv(sys.argv[1], dtype=str)
 contract.write(contract.infer(frame, "label", "classification"), "{package}")
 """

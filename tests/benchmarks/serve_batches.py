@@ -66,8 +66,8 @@ _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 # Run with the project's Python: the first 100 rows of the test split as each service takes them.
 BODIES = """
 import json, sys
-from {package} import export
-from {package}.data import load_split
+from {package}.pipeline import export
+from {package}.pipeline.data import load_split
 _, test, schema = load_split()
 rows = export.request_rows(test[schema.features].head(100), schema.feature_types)
 names = schema.features
@@ -82,7 +82,7 @@ json.dump(bodies, open(sys.argv[1], "w"))
 # Run with the project's Python: the verified fitted pipeline, pickled for the MLflow environment.
 PICKLE = """
 import pickle, sys
-from {package} import artifact
+from {package}.core import artifact
 model, metadata = artifact.load_verified()
 pickle.dump((model, metadata["task"]), open(sys.argv[1], "wb"))
 """

@@ -50,8 +50,8 @@ TARGET = 0.90  # the metrics may cost at most 10% of single-row throughput
 LOG_SHARE = "0.05"
 BODIES = """
 import json, sys
-from {package} import export
-from {package}.data import load_split
+from {package}.pipeline import export
+from {package}.pipeline.data import load_split
 _, test, schema = load_split()
 rows = export.request_rows(test[schema.features].head(100), schema.feature_types)
 json.dump({{"1": {{"rows": rows[:1]}}, "100": {{"rows": rows}}}}, open(sys.argv[1], "w"))

@@ -17,11 +17,11 @@ from typing import TypeVar
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import artifact, contract, paths
-from {{ cookiecutter.package_name }}.compare import Side, Verdict, judge
-from {{ cookiecutter.package_name }}.config import Params, load_params
-from {{ cookiecutter.package_name }}.data import Schema, load_split, stale_inputs
-from {{ cookiecutter.package_name }}.errors import MissingOutputError
+from {{ cookiecutter.package_name }}.core import artifact, contract, paths
+from {{ cookiecutter.package_name }}.core.errors import MissingOutputError
+from {{ cookiecutter.package_name }}.core.params import Params, load_params
+from {{ cookiecutter.package_name }}.pipeline.data import Schema, load_split, stale_inputs
+from {{ cookiecutter.package_name }}.review.gate import Side, Verdict, judge
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -161,7 +161,7 @@ def write_mixed_table(folder: Path, rows: int = 240, seed: int = 0) -> Params:
     """
     import numpy as np
 
-    from {{ cookiecutter.package_name }} import contract
+    from {{ cookiecutter.package_name }}.core import contract
 
     rng = np.random.default_rng(seed)
     island = rng.choice(["Biscoe", "Dream", "Torgersen"], rows)
@@ -199,7 +199,7 @@ def mixed_project(tmp_path_factory) -> Path:
     """A folder with a mixed raw table and the pipeline's outputs for it (data, train, export, evaluate)."""
     import os
 
-    from {{ cookiecutter.package_name }} import data, evaluate, export, train
+    from {{ cookiecutter.package_name }}.pipeline import data, evaluate, export, train
 
     folder = tmp_path_factory.mktemp("mixed")
     params = write_mixed_table(folder)

@@ -14,48 +14,49 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from . import __version__, paths
-from .errors import ProjectError
+from . import __version__
+from .core import paths
+from .core.errors import ProjectError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .config import Params
-    from .row_log import RowLogSettings
+    from .core.params import Params
+    from .serving.row_log import RowLogSettings
 
     Handler = Callable[[argparse.Namespace], int | None]  # what a command runs; its exit status, or None for 0
 
 
 def _params(args: argparse.Namespace) -> Params:
-    """The validated params.yaml of the command (--params). config loads pydantic: imported here, by the
+    """The validated params.yaml of the command (--params). core.params loads pydantic: imported here, by the
     commands that read params.yaml, so that --help and the other commands start without it."""
-    from .config import load_params
+    from .core.params import load_params
 
     return load_params(args.params)
 
 
 def _adopt(args: argparse.Namespace) -> None:
-    from . import adopt
+    from .pipeline import adopt
 
     adopt.run(args.path, args.target, params_path=args.params, force=args.force)
 
 
 def _data(args: argparse.Namespace) -> None:
-    from . import data
+    from .pipeline import data
 
     schema = data.run(_params(args))
     print(f"data: {schema.rows} rows from {schema.data_source} -> {schema.train_rows} train, {schema.test_rows} test")
 
 
 def _train(args: argparse.Namespace) -> None:
-    from . import train
+    from .pipeline import train
 
     digest = train.run(_params(args))
     print(f"train: wrote {paths.MODEL_PATH} (sha256 {digest[:12]})")
 
 
 def _export(args: argparse.Namespace) -> None:
-    from . import export
+    from .pipeline import export
 
     params = _params(args)
     record = export.run(params)
@@ -81,8 +82,8 @@ def _positive(kind: type[Number], value: str, where: str) -> Number:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from . import serve
-    from .serve_settings import (
+    from .serving import service
+    from .serving.settings import (
         DEFAULT_KEEP_ALIVE_TIMEOUT,
         DEFAULT_MAX_CONNECTIONS,
         DEFAULT_REQUEST_TIMEOUT,
@@ -108,12 +109,12 @@ def _serve(args: argparse.Namespace) -> None:
         max_connections=setting("--max-connections", "SERVE_MAX_CONNECTIONS", int, DEFAULT_MAX_CONNECTIONS),
         row_log=_row_log_settings(args),
     )
-    serve.serve(args.host, args.port, settings, log_level=args.log_level)
+    service.serve(args.host, args.port, settings, log_level=args.log_level)
 
 
 def _row_log_settings(args: argparse.Namespace) -> RowLogSettings:
     """The sampled log's settings: each option, else its SERVE_LOG_ROWS* variable, else off."""
-    from . import row_log
+    from .serving import row_log
 
     share = 0.0
     if args.log_rows is not None:
@@ -128,27 +129,27 @@ def _row_log_settings(args: argparse.Namespace) -> RowLogSettings:
 
 
 def _benchmark(args: argparse.Namespace) -> None:
-    from . import benchmark
+    from .serving import benchmark
 
     benchmark.run(duration=args.duration, connections=args.connections)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from . import evaluate
+    from .pipeline import evaluate
 
     scores = evaluate.run(_params(args))
     print("evaluate: " + ", ".join(f"{name}={value:.4f}" for name, value in scores.items()))
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from . import predict
+    from .serving import predict
 
     rows = predict.run(args.input, args.output, args.model, args.metadata)
     print(f"predict: wrote {rows} rows to {args.output}")
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    from . import monitor
+    from .monitoring import monitor
 
     output = args.output or paths.MONITOR_DIR
     result = monitor.run(args.batch, _params(args), output_dir=output)
@@ -160,7 +161,7 @@ def _monitor(args: argparse.Namespace) -> int:
 
 
 def _add_labelled(args: argparse.Namespace) -> None:
-    from . import labelled
+    from .pipeline import labelled
 
     added = labelled.run(args.batches, _params(args), dry_run=args.dry_run)
     # key=value lines: a workflow step appends them to $GITHUB_OUTPUT as they are.
@@ -170,14 +171,14 @@ def _add_labelled(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from . import report
+    from .review import report
 
     verdict = report.write(args.base, args.head, args.output, latency=not args.no_latency)
     print(f"report: wrote {args.output}; {verdict.summary()}")
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from .compare import Side, judge
+    from .review.gate import Side, judge
 
     verdict = judge(Side.load(args.base), Side.load(args.head))
     print(f"gate: {verdict.summary()}")
@@ -185,16 +186,16 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> None:
-    from . import model_card
+    from .review import model_card
 
     model_card.write(args.output, _params(args), args.version, args.pull_request, args.image)
     print(f"card: wrote {args.output}")
 
 
 def _reviewed(args: argparse.Namespace) -> None:
-    from . import review
+    from .review import provenance
 
-    found = review.check(args.commit, None if args.before_build else args.metadata)
+    found = provenance.check(args.commit, None if args.before_build else args.metadata)
     print(f"reviewed: {found.note}", file=sys.stderr)
     print(f"pull-request={found.pull_request}")  # KEY=VALUE lines, for $GITHUB_OUTPUT
     print(f"report-run={found.report_run}")
@@ -202,22 +203,22 @@ def _reviewed(args: argparse.Namespace) -> None:
 
 
 def _record_review(args: argparse.Namespace) -> None:
-    from . import review
+    from .review import provenance
 
-    written = review.record(args.pull_request, args.head_commit, args.metadata)
+    written = provenance.record(args.pull_request, args.head_commit, args.metadata)
     written.write(args.output)
     print(f"record-review: wrote {args.output} (#{written.pull_request}, model {written.model_sha256[:12]})")
 
 
 def _smoke_cases(args: argparse.Namespace) -> None:
-    from . import smoke
+    from .serving import smoke
 
     recorded = smoke.cases(args.rows, args.output)
     print(f"smoke-cases: wrote {len(recorded['rows'])} rows and their offline predictions to {args.output}")
 
 
 def _smoke(args: argparse.Namespace) -> int:
-    from . import smoke
+    from .serving import smoke
 
     timeout = [] if args.timeout is None else ["--timeout", str(args.timeout)]
     return smoke.main([args.url, "--cases", str(args.cases), *timeout])
@@ -288,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_labelled.add_argument("--dry-run", action="store_true", help="count the new rows, write nothing")
 
-    from .serve_settings import (  # standard library only: --help stays instant
+    from .serving.settings import (  # standard library only: --help stays instant
         DEFAULT_HOST,
         DEFAULT_KEEP_ALIVE_TIMEOUT,
         DEFAULT_MAX_BODY_BYTES,
@@ -392,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reviewed.set_defaults(handler=_reviewed)
 
-    from .smoke import ROWS  # standard library only: --help stays instant
+    from .serving.smoke import ROWS  # standard library only: --help stays instant
 
     cases = commands.add_parser("smoke-cases", help="Record test rows and the model's offline predictions for them.")
     cases.add_argument("--rows", type=int, default=ROWS, help="default: %(default)s")

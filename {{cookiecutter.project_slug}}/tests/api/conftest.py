@@ -9,8 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from {{ cookiecutter.package_name }} import paths, serve
-from {{ cookiecutter.package_name }}.errors import MissingOutputError
+from {{ cookiecutter.package_name }}.core import paths
+from {{ cookiecutter.package_name }}.core.errors import MissingOutputError
+from {{ cookiecutter.package_name }}.serving import service
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +29,7 @@ def wait_until_settled(client: TestClient, timeout: float = 30.0) -> Response:
 
 @contextmanager
 def _started(root: Path = PROJECT_ROOT, **limits) -> Iterator[tuple[TestClient, Response]]:
-    settings = serve.Settings(
+    settings = service.Settings(
         metadata_path=root / paths.METADATA_PATH,
         serving_path=root / paths.SERVING_PATH,
         model_path=root / paths.MODEL_PATH,
@@ -36,7 +37,7 @@ def _started(root: Path = PROJECT_ROOT, **limits) -> Iterator[tuple[TestClient, 
         **limits,
     )
     try:
-        app = serve.create_app(settings)
+        app = service.create_app(settings)
     except MissingOutputError as exc:  # fail, never skip: the pipeline has not run
         pytest.fail(str(exc), pytrace=False)
     with TestClient(app) as client:

@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from {{ cookiecutter.package_name }} import artifact, export, paths
-from {{ cookiecutter.package_name }}.data import load_split, model_input
-from {{ cookiecutter.package_name }}.errors import ProjectError
-from {{ cookiecutter.package_name }}.predict import predict_frame
-from {{ cookiecutter.package_name }}.row_log import RowLogSettings
-from {{ cookiecutter.package_name }}.traffic import OTHER_FIELD
+from {{ cookiecutter.package_name }}.core import artifact, paths
+from {{ cookiecutter.package_name }}.core.errors import ProjectError
+from {{ cookiecutter.package_name }}.pipeline import export
+from {{ cookiecutter.package_name }}.pipeline.data import load_split, model_input
+from {{ cookiecutter.package_name }}.serving.predict import predict_frame
+from {{ cookiecutter.package_name }}.serving.row_log import RowLogSettings
+from {{ cookiecutter.package_name }}.serving.traffic import OTHER_FIELD
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }} import export
+from {{ cookiecutter.package_name }}.pipeline import export
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.contract import check, typed
-from {{ cookiecutter.package_name }}.data import feature_columns, row_keys
+from {{ cookiecutter.package_name }}.core.contract import check, typed
+from {{ cookiecutter.package_name }}.pipeline.data import feature_columns, row_keys
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.core.params import load_params
 
 PARAMS_FILE = Path(__file__).resolve().parents[2] / "params.yaml"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.data import model_input
+from {{ cookiecutter.package_name }}.pipeline.data import model_input
 
 
 def score(model, features, task, label=None):

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import export, monitor, paths
-from {{ cookiecutter.package_name }}.row_log import RowLog, RowLogSettings
+from {{ cookiecutter.package_name }}.core import paths
+from {{ cookiecutter.package_name }}.monitoring import monitor
+from {{ cookiecutter.package_name }}.pipeline import export
+from {{ cookiecutter.package_name }}.serving.row_log import RowLog, RowLogSettings
 
 
 @pytest.fixture(scope="module")

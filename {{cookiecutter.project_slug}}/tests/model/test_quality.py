@@ -4,7 +4,7 @@
 names the metric.
 """
 
-from {{ cookiecutter.package_name }}.metric_goals import METRIC_GOALS
+from {{ cookiecutter.package_name }}.core.metric_goals import METRIC_GOALS
 
 
 def test_metric_meets_its_bound(bound, metrics):

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
-from {{ cookiecutter.package_name }} import contract, data, paths
-from {{ cookiecutter.package_name }}.config import Params
+from {{ cookiecutter.package_name }}.core import contract, paths
+from {{ cookiecutter.package_name }}.core.params import Params
+from {{ cookiecutter.package_name }}.pipeline import data
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def shared_classification_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def _trained_once(tmp_path_factory, shared_classification_csv) -> tuple[Path, Params]:
     """data -> train -> export -> evaluate on a small classification CSV, once per session, in a folder of its own."""
-    from {{ cookiecutter.package_name }} import data, evaluate, export, train
+    from {{ cookiecutter.package_name }}.pipeline import data, evaluate, export, train
 
     folder = tmp_path_factory.mktemp("trained")
     csv = shared_classification_csv

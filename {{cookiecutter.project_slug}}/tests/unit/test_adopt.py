@@ -14,10 +14,11 @@ import pytest
 import yaml
 from ruamel.yaml.comments import CommentedSeq
 
-from {{ cookiecutter.package_name }} import adopt, contract, data
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.config import load_params
-from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.core import contract
+from {{ cookiecutter.package_name }}.core.errors import DataError
+from {{ cookiecutter.package_name }}.core.params import load_params
+from {{ cookiecutter.package_name }}.pipeline import adopt, data
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

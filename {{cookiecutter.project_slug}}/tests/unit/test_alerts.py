@@ -9,9 +9,9 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from {{ cookiecutter.package_name }} import serve
-from {{ cookiecutter.package_name }}.config import load_params
-from {{ cookiecutter.package_name }}.runtime import Features
+from {{ cookiecutter.package_name }}.core.params import load_params
+from {{ cookiecutter.package_name }}.serving import service
+from {{ cookiecutter.package_name }}.serving.runtime import Features
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALERTS = PROJECT_ROOT / "monitoring/alerts.yml"
@@ -28,7 +28,7 @@ def exported_series(task: str) -> set[str]:
     depend on its features or classes)."""
     features = Features(["city", "age"], {"city": "categorical", "age": "numeric"}, {"city": True, "age": True}, {})
     serving = {"task": task, "classes": ["no", "yes"] if task == "classification" else [], "prediction_deciles": [1.0]}
-    registry = serve._Metrics.create(features, serving, Path("serving.json")).registry
+    registry = service._Metrics.create(features, serving, Path("serving.json")).registry
     text = generate_latest(registry).decode()
     names = {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}
     # The server's series are labelled by route and status: none exists before a request. Name them by kind.
@@ -48,7 +48,8 @@ def test_every_series_an_alert_reads_is_one_the_service_exports():
         unknown = read - exported
         assert not unknown, (
             f"{rule['alert']} in monitoring/alerts.yml reads {sorted(unknown)}, which the service does not export "
-            f"for a {task} model; the series are listed in src/{{ cookiecutter.package_name }}/traffic.py"
+            f"for a {task} model; the series are listed in "
+            "src/{{ cookiecutter.package_name }}/serving/traffic.py"
         )
 
 

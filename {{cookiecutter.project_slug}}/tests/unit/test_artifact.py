@@ -4,11 +4,11 @@ import pytest
 import skops.io as sio
 from sklearn.datasets import make_classification, make_regression
 
-from {{ cookiecutter.package_name }} import artifact, paths
-from {{ cookiecutter.package_name }}.config import Params
-from {{ cookiecutter.package_name }}.data import Schema
-from {{ cookiecutter.package_name }}.errors import ArtifactError, MissingOutputError
-from {{ cookiecutter.package_name }}.train import ESTIMATORS, build_pipeline
+from {{ cookiecutter.package_name }}.core import artifact, paths
+from {{ cookiecutter.package_name }}.core.errors import ArtifactError, MissingOutputError
+from {{ cookiecutter.package_name }}.core.params import Params
+from {{ cookiecutter.package_name }}.pipeline.data import Schema
+from {{ cookiecutter.package_name }}.pipeline.train import ESTIMATORS, build_pipeline
 
 # Small ensembles: the tests are about files, not about quality.
 SMALL = {"random_forest": {"n_estimators": 5}, "hist_gradient_boosting": {"max_iter": 5}}

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from {{ cookiecutter.package_name }}.cli import build_parser, main
-from {{ cookiecutter.package_name }}.row_log import RowLogSettings
+from {{ cookiecutter.package_name }}.serving.row_log import RowLogSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,10 +46,10 @@ LOG_ROWS_VARIABLES = ("SERVE_LOG_ROWS", "SERVE_LOG_ROWS_TO", "SERVE_LOG_ROWS_EXC
 @pytest.fixture
 def served(monkeypatch) -> list:
     """The settings `serve` would start the server with (it is not started)."""
-    from {{ cookiecutter.package_name }} import serve
+    from {{ cookiecutter.package_name }}.serving import service
 
     started = []
-    monkeypatch.setattr(serve, "serve", lambda host, port, settings, log_level: started.append(settings))
+    monkeypatch.setattr(service, "serve", lambda host, port, settings, log_level: started.append(settings))
     for name in ("SERVE_REQUEST_TIMEOUT", "SERVE_KEEP_ALIVE_TIMEOUT", "SERVE_MAX_CONNECTIONS", *LOG_ROWS_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     return started

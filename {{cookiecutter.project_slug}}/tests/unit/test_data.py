@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import data, paths
-from {{ cookiecutter.package_name }}.config import Params
-from {{ cookiecutter.package_name }}.errors import DataError, MissingOutputError
+from {{ cookiecutter.package_name }}.core import paths
+from {{ cookiecutter.package_name }}.core.errors import DataError, MissingOutputError
+from {{ cookiecutter.package_name }}.core.params import Params
+from {{ cookiecutter.package_name }}.pipeline import data
 
 
 def test_the_sample_dataset_loads_without_a_download(sample_contract):

@@ -7,10 +7,12 @@ from sklearn import inspection
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 
-from {{ cookiecutter.package_name }} import artifact, data, evaluate, export, paths, runtime, train
-from {{ cookiecutter.package_name }}.config import EvaluateParams, Params
-from {{ cookiecutter.package_name }}.errors import ArtifactError
-from {{ cookiecutter.package_name }}.metric_goals import METRIC_GOALS
+from {{ cookiecutter.package_name }}.core import artifact, paths
+from {{ cookiecutter.package_name }}.core.errors import ArtifactError
+from {{ cookiecutter.package_name }}.core.metric_goals import METRIC_GOALS
+from {{ cookiecutter.package_name }}.core.params import EvaluateParams, Params
+from {{ cookiecutter.package_name }}.pipeline import data, evaluate, export, train
+from {{ cookiecutter.package_name }}.serving import runtime
 
 
 def test_classification_metrics_on_a_known_case():

@@ -6,9 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from {{ cookiecutter.package_name }} import artifact, data, evaluate, export, paths, serve, train
-from {{ cookiecutter.package_name }}.config import Params
-from {{ cookiecutter.package_name }}.predict import predict_frame
+from {{ cookiecutter.package_name }}.core import artifact, paths
+from {{ cookiecutter.package_name }}.core.params import Params
+from {{ cookiecutter.package_name }}.pipeline import data, evaluate, export, train
+from {{ cookiecutter.package_name }}.serving import service
+from {{ cookiecutter.package_name }}.serving.predict import predict_frame
 
 
 @pytest.fixture
@@ -184,7 +186,7 @@ def test_the_service_predicts_with_scikit_learn_when_onnx_cannot(pipeline, monke
     export.run()
     _, test, schema = data.load_split()
     rows = test[schema.features].head(3)
-    with TestClient(serve.create_app()) as client:
+    with TestClient(service.create_app()) as client:
         while client.get("/ready").json().get("detail") == "loading":
             pass
         assert client.get("/ready").json() == {"ready": True, "runtime": "sklearn"}

@@ -3,10 +3,11 @@
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import data, labelled, paths
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.config import Params
-from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.core import paths
+from {{ cookiecutter.package_name }}.core.errors import DataError
+from {{ cookiecutter.package_name }}.core.params import Params
+from {{ cookiecutter.package_name }}.pipeline import data, labelled
 
 SAMPLE = Params(data={"split": "stratified"})  # the breast-cancer table that ships with scikit-learn
 

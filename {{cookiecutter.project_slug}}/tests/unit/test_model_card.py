@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from {{ cookiecutter.package_name }} import model_card
-from {{ cookiecutter.package_name }}.errors import MissingOutputError
+from {{ cookiecutter.package_name }}.core.errors import MissingOutputError
+from {{ cookiecutter.package_name }}.review import model_card
 
 NOTES = "# Model card notes\n\nIntro for the owners.\n\n## Intended use\n\nScoring test rows.\n"
 

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import monitor
-from {{ cookiecutter.package_name }}.config import MonitoringParams
-from {{ cookiecutter.package_name }}.contract import Column, Contract
-from {{ cookiecutter.package_name }}.runtime import Features
+from {{ cookiecutter.package_name }}.core.contract import Column, Contract
+from {{ cookiecutter.package_name }}.core.params import MonitoringParams
+from {{ cookiecutter.package_name }}.monitoring import monitor
+from {{ cookiecutter.package_name }}.serving.runtime import Features
 
 SETTINGS = MonitoringParams(bootstrap=100)  # the default's thresholds; fewer resamples keep the tests quick
 RNG_SEED = 7
@@ -90,7 +90,7 @@ def contract_batch(rows: int, unknown: float = 0.0, empty: float = 0.0, text: in
 
 
 def findings_of(batch: pd.DataFrame) -> list[str]:
-    from {{ cookiecutter.package_name }}.data import model_input
+    from {{ cookiecutter.package_name }}.pipeline.data import model_input
 
     contract, features = contract_and_features()
     return monitor.contract_findings(batch, model_input(batch, features.types), features, contract, SETTINGS)

@@ -4,7 +4,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from {{ cookiecutter.package_name }} import paths
+from {{ cookiecutter.package_name }}.core import paths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import artifact, export, paths, predict, runtime
-from {{ cookiecutter.package_name }}.data import load_split, model_input
-from {{ cookiecutter.package_name }}.errors import ArtifactError, DataError
+from {{ cookiecutter.package_name }}.core import artifact, paths
+from {{ cookiecutter.package_name }}.core.errors import ArtifactError, DataError
+from {{ cookiecutter.package_name }}.pipeline import export
+from {{ cookiecutter.package_name }}.pipeline.data import load_split, model_input
+from {{ cookiecutter.package_name }}.serving import predict, runtime
 
 FEATURES = ["island", "code", "member", "bill length", "depth"]
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }} import data, evaluate, export, paths, report, train
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.core import paths
+from {{ cookiecutter.package_name }}.core.params import load_params
+from {{ cookiecutter.package_name }}.pipeline import data, evaluate, export, train
+from {{ cookiecutter.package_name }}.review import report
 
 WEAK = {"n_estimators": 1, "max_depth": 1}
 STRONG = {"n_estimators": 30}

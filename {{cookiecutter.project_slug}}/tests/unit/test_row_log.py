@@ -7,9 +7,9 @@ from itertools import cycle
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import row_log
-from {{ cookiecutter.package_name }}.errors import DataError, ProjectError
-from {{ cookiecutter.package_name }}.row_log import RowLog, RowLogSettings
+from {{ cookiecutter.package_name }}.core.errors import DataError, ProjectError
+from {{ cookiecutter.package_name }}.serving import row_log
+from {{ cookiecutter.package_name }}.serving.row_log import RowLog, RowLogSettings
 
 FEATURES = ["island", "income", "bill length"]
 COLUMNS = {"island": ["Dream", None, "Atlantis"], "income": [52000.0, 61000.0, None], "bill length": [40.1, 38.0, 45.5]}

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }} import serve, smoke
+from {{ cookiecutter.package_name }}.serving import service, smoke
 
 ROWS = 20
 
@@ -18,7 +18,7 @@ class Service:
 
     def __init__(self, sha256: str, predictions: list[dict], ready: int = 200):
         self.sha256, self.predictions, self.ready = sha256, predictions, ready
-        service = self
+        stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):  # keep the test output clean
@@ -34,13 +34,13 @@ class Service:
 
             def do_GET(self):
                 if self.path == "/ready":
-                    self.answer(service.ready, {"ready": service.ready == 200, "detail": "model refused"})
+                    self.answer(stand_in.ready, {"ready": stand_in.ready == 200, "detail": "model refused"})
                 else:
-                    self.answer(200, {"model_sha256": service.sha256})
+                    self.answer(200, {"model_sha256": stand_in.sha256})
 
             def do_POST(self):
                 rows = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["rows"]
-                self.answer(200, {"model_version": "x", "predictions": service.predictions[: len(rows)]})
+                self.answer(200, {"model_version": "x", "predictions": stand_in.predictions[: len(rows)]})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -58,7 +58,7 @@ def recorded(mixed_outputs):
 
 
 @pytest.fixture
-def service(recorded):
+def stand_in(recorded):
     served = Service(recorded["model_sha256"], [dict(p) for p in recorded["predictions"]])
     yield served
     served.server.shutdown()
@@ -78,7 +78,7 @@ def test_the_cases_are_test_rows_with_the_verified_models_predictions(recorded, 
 
 
 def test_the_real_service_answers_the_cases_as_offline(recorded):
-    with TestClient(serve.create_app()) as client:
+    with TestClient(service.create_app()) as client:
         while client.get("/ready").json().get("detail") == "loading":
             pass
         answer = client.post("/predict", json={"rows": recorded["rows"]})
@@ -86,42 +86,42 @@ def test_the_real_service_answers_the_cases_as_offline(recorded):
     assert smoke._differences(recorded["predictions"], answer.json()["predictions"]) == []
 
 
-def test_a_service_that_answers_as_offline_passes(service, workdir):
-    assert f"{ROWS} rows answered as offline" in smoke.check(service.url, workdir / "cases.json", timeout=5)
+def test_a_service_that_answers_as_offline_passes(stand_in, workdir):
+    assert f"{ROWS} rows answered as offline" in smoke.check(stand_in.url, workdir / "cases.json", timeout=5)
 
 
-def test_a_difference_beyond_the_tolerance_fails_and_names_the_row(service, workdir):
-    service.predictions[2]["probability_Gentoo"] += 10 * smoke.TOLERANCE
+def test_a_difference_beyond_the_tolerance_fails_and_names_the_row(stand_in, workdir):
+    stand_in.predictions[2]["probability_Gentoo"] += 10 * smoke.TOLERANCE
     with pytest.raises(smoke.SmokeError, match="row 2 probability_Gentoo"):
-        smoke.check(service.url, workdir / "cases.json", timeout=5)
+        smoke.check(stand_in.url, workdir / "cases.json", timeout=5)
 
 
-def test_on_a_tie_either_label_is_right(service, workdir):
+def test_on_a_tie_either_label_is_right(stand_in, workdir):
     cases = json.loads((workdir / "cases.json").read_text())
     tie = {"probability_Adelie": 0.5, "probability_Chinstrap": 0.5, "probability_Gentoo": 0.0}
     cases["predictions"][0].update({"prediction": "Adelie", **tie})
     (workdir / "cases.json").write_text(json.dumps(cases))
     near = {"probability_Adelie": 0.4999999, "probability_Chinstrap": 0.5000001, "probability_Gentoo": 0.0}
-    service.predictions[0].update({"prediction": "Chinstrap", **near})
-    smoke.check(service.url, workdir / "cases.json", timeout=5)
-    service.predictions[1]["prediction"] = "Unknown"
+    stand_in.predictions[0].update({"prediction": "Chinstrap", **near})
+    smoke.check(stand_in.url, workdir / "cases.json", timeout=5)
+    stand_in.predictions[1]["prediction"] = "Unknown"
     with pytest.raises(smoke.SmokeError, match="row 1 prediction"):
-        smoke.check(service.url, workdir / "cases.json", timeout=5)
+        smoke.check(stand_in.url, workdir / "cases.json", timeout=5)
 
 
-def test_another_model_fails(service, workdir):
-    service.sha256 = "0" * 64
+def test_another_model_fails(stand_in, workdir):
+    stand_in.sha256 = "0" * 64
     with pytest.raises(smoke.SmokeError, match="serves model 0000"):
-        smoke.check(service.url, workdir / "cases.json", timeout=5)
+        smoke.check(stand_in.url, workdir / "cases.json", timeout=5)
 
 
-def test_a_service_that_never_gets_ready_fails_with_its_reason(service, workdir):
-    service.ready = 503
+def test_a_service_that_never_gets_ready_fails_with_its_reason(stand_in, workdir):
+    stand_in.ready = 503
     with pytest.raises(smoke.SmokeError, match=r"did not answer 200 within 1 s; last answer: 503 .*model refused"):
-        smoke.check(service.url, workdir / "cases.json", timeout=1)
+        smoke.check(stand_in.url, workdir / "cases.json", timeout=1)
 
 
-def test_the_command_exits_1_and_says_why(service, workdir, capsys):
-    service.sha256 = "0" * 64
-    assert smoke.main([service.url, "--cases", str(workdir / "cases.json"), "--timeout", "5"]) == 1
+def test_the_command_exits_1_and_says_why(stand_in, workdir, capsys):
+    stand_in.sha256 = "0" * 64
+    assert smoke.main([stand_in.url, "--cases", str(workdir / "cases.json"), "--timeout", "5"]) == 1
     assert "smoke: failed: the service serves model 0000" in capsys.readouterr().err

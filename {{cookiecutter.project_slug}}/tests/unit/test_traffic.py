@@ -5,9 +5,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from {{ cookiecutter.package_name }}.export import prediction_deciles
-from {{ cookiecutter.package_name }}.runtime import Features
-from {{ cookiecutter.package_name }}.traffic import OTHER_FIELD, SMALL_BATCH, ModelTraffic
+from {{ cookiecutter.package_name }}.pipeline.export import prediction_deciles
+from {{ cookiecutter.package_name }}.serving.runtime import Features
+from {{ cookiecutter.package_name }}.serving.traffic import OTHER_FIELD, SMALL_BATCH, ModelTraffic
 
 FEATURES = Features(
     names=["island", "code", "member", "bill length", "depth"],

@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import artifact, data, paths, train
-from {{ cookiecutter.package_name }}.config import Params
-from {{ cookiecutter.package_name }}.errors import ArtifactError, ConfigError
+from {{ cookiecutter.package_name }}.core import artifact, paths
+from {{ cookiecutter.package_name }}.core.errors import ArtifactError, ConfigError
+from {{ cookiecutter.package_name }}.core.params import Params
+from {{ cookiecutter.package_name }}.pipeline import data, train
 
 
 def test_training_is_seeded_and_byte_identical(classification_csv, csv_params):

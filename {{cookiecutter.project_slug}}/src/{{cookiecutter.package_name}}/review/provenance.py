@@ -1,4 +1,4 @@
-"""On a merge: is the model that main just reproduced the one the Model report workflow reviewed?
+"""Provenance, on a merge: is the model that main just reproduced the one the Model report workflow reviewed?
 
 The *Model report* workflow (``pr-report.yml``) ends, once its gate has passed, by writing a
 record (``record-review``: the pull request, its head commit, the SHA-256 of the model it
@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import artifact, paths
-from .errors import ProjectError
+from ..core import artifact, paths
+from ..core.errors import ProjectError
 
 OWNER_REPO = "{owner}/{repo}"  # gh fills these in from GH_REPO, or from the checkout's remote
 REPORT_WORKFLOW = "pr-report.yml"  # the Model report workflow, the only writer of records

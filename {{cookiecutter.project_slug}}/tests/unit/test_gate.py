@@ -2,9 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.compare import MetricChange, Side, changed_params, judge, roc_on_grid
-from {{ cookiecutter.package_name }}.config import Params
-from {{ cookiecutter.package_name }}.data import Schema
+from {{ cookiecutter.package_name }}.core.params import Params
+from {{ cookiecutter.package_name }}.pipeline.data import Schema
+from {{ cookiecutter.package_name }}.review.gate import (
+    MetricChange,
+    Side,
+    changed_params,
+    judge,
+    roc_on_grid,
+)
 
 SCHEMA = Schema("classification", "y", ["x"], {"x": "numeric"}, {}, [0, 1], "test", "0" * 64, 10, 8, 2)
 

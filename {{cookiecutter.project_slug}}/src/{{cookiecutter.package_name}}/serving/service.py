@@ -79,11 +79,14 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from . import __version__, artifact, export, runtime
-from .errors import ArtifactError
+from .. import __version__
+from ..core import artifact
+from ..core.errors import ArtifactError
+from ..pipeline import export
+from . import runtime
 from .row_log import RowLog, check_exclude
 from .runtime import Features, Predictor
-from .serve_settings import Settings
+from .settings import Settings
 from .traffic import ModelTraffic
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

@@ -38,11 +38,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import contract as contracts
-from . import data, paths
-from .config import DataParams, Params, load_params
-from .errors import ConfigError, DataError, rows
-from .metric_goals import BOUNDED, METRIC_GOALS, UNIT_METRICS
+from ..core import contract as contracts
+from ..core import paths
+from ..core.errors import ConfigError, DataError, rows
+from ..core.metric_goals import BOUNDED, METRIC_GOALS, UNIT_METRICS
+from ..core.params import DataParams, Params, load_params
+from . import data
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths
+from ..core import paths
 from .row_log import RowLogSettings
 
 DEFAULT_HOST = "127.0.0.1"

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.config import DataParams, load_params
-from {{ cookiecutter.package_name }}.data import SKLEARN_DATASETS
-from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.core.errors import ConfigError
+from {{ cookiecutter.package_name }}.core.params import DataParams, load_params
+from {{ cookiecutter.package_name }}.pipeline.data import SKLEARN_DATASETS
 
 
 def write(tmp_path, text):

@@ -41,10 +41,10 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from . import artifact, paths
-from .config import Params, PreprocessingParams
+from ..core import artifact, paths
+from ..core.errors import ConfigError
+from ..core.params import Params, PreprocessingParams
 from .data import Schema, load_part, model_input
-from .errors import ConfigError
 
 # model.type in params.yaml -> estimator class, per task.
 ESTIMATORS = {

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from {{ cookiecutter.package_name }} import paths, review
+from {{ cookiecutter.package_name }}.core import paths
+from {{ cookiecutter.package_name }}.review import provenance
 
 BUILT = "a" * 64
 HEAD = "1" * 40
@@ -75,81 +76,83 @@ def passed(model: str = BUILT, **changes) -> dict:
 
 def test_the_reviewed_model_passes_whatever_the_merge_commit(github):
     github([{"record": passed()}])  # a squash or rebase merge: main's commit is not the head
-    found = review.check(MERGE)
+    found = provenance.check(MERGE)
     assert (found.pull_request, found.report_run) == ("https://x/pull/4", "https://x/runs/1")
     assert found.reviewed_sha256 == BUILT
 
 
 def test_other_bytes_stop_the_release(github):
     github([{"record": passed("b" * 64)}])
-    with pytest.raises(review.ReviewError, match=r"reproduced model a+ but https://x/pull/4 reviewed b+ .*moved on"):
-        review.check(MERGE)
+    with pytest.raises(
+        provenance.ReviewError, match=r"reproduced model a+ but https://x/pull/4 reviewed b+ .*moved on"
+    ):
+        provenance.check(MERGE)
 
 
 def test_no_report_run_stops_the_release(github):
     github([])
-    with pytest.raises(review.ReviewError, match=r"no successful Model report run .* \(runs found: none\)"):
-        review.check(MERGE)
+    with pytest.raises(provenance.ReviewError, match=r"no successful Model report run .* \(runs found: none\)"):
+        provenance.check(MERGE)
 
 
 def test_a_failed_or_unfinished_report_run_does_not_count(github):
     github([{"conclusion": "failure", "record": passed()}, {"status": "in_progress", "conclusion": ""}])
-    with pytest.raises(review.ReviewError, match=r"runs found: failure, in_progress"):
-        review.check(MERGE)
+    with pytest.raises(provenance.ReviewError, match=r"runs found: failure, in_progress"):
+        provenance.check(MERGE)
 
 
 def test_a_run_of_another_event_does_not_count(github):
     github([{"event": "workflow_dispatch", "record": passed()}])
-    with pytest.raises(review.ReviewError, match="no successful Model report run"):
-        review.check(MERGE)
+    with pytest.raises(provenance.ReviewError, match="no successful Model report run"):
+        provenance.check(MERGE)
 
 
 def test_the_newest_passed_run_decides(github):
     github([{"record": passed()}, {"record": passed("c" * 64)}])
-    with pytest.raises(review.ReviewError, match=r"reviewed c+ \(https://x/runs/2\)"):
-        review.check(MERGE)
+    with pytest.raises(provenance.ReviewError, match=r"reviewed c+ \(https://x/runs/2\)"):
+        provenance.check(MERGE)
 
 
 def test_a_record_of_another_head_or_pull_request_is_refused(github):
     github([{"record": passed(head_commit="3" * 40, pull_request=5)}])
-    with pytest.raises(review.ReviewError, match=r"head 333333333333, not 111111111111; pull request #5, not #4"):
-        review.check(MERGE)
+    with pytest.raises(provenance.ReviewError, match=r"head 333333333333, not 111111111111; pull request #5, not #4"):
+        provenance.check(MERGE)
 
 
 def test_a_passed_run_without_its_record_stops_the_release(github):
     github([{}])
-    with pytest.raises(review.ReviewError, match="has no model-review artifact"):
-        review.check(MERGE)
+    with pytest.raises(provenance.ReviewError, match="has no model-review artifact"):
+        provenance.check(MERGE)
 
 
 def test_a_malformed_record_names_the_field(github):
     github([{"record": {**passed(), "model_sha256": "not-a-hash"}}])
-    with pytest.raises(review.ReviewError, match="malformed model_sha256"):
-        review.check(MERGE)
+    with pytest.raises(provenance.ReviewError, match="malformed model_sha256"):
+        provenance.check(MERGE)
 
 
 def test_a_push_without_a_pull_request_is_not_released(github):
     github([{"record": passed()}], pulls=[])
-    with pytest.raises(review.ReviewError, match=r"no merged pull request.*run the Deploy workflow by hand"):
-        review.check(MERGE)
+    with pytest.raises(provenance.ReviewError, match=r"no merged pull request.*run the Deploy workflow by hand"):
+        provenance.check(MERGE)
 
 
 def test_a_pull_request_that_only_contains_the_commit_is_not_its_review(github):
     github([{"record": passed()}])
-    with pytest.raises(review.ReviewError, match="came from no merged pull request"):
-        review.check(HEAD)  # the pull request's head, pushed to main apart from its merge
+    with pytest.raises(provenance.ReviewError, match="came from no merged pull request"):
+        provenance.check(HEAD)  # the pull request's head, pushed to main apart from its merge
 
 
 def test_before_the_build_only_the_review_is_looked_up(github, workdir):
     github([{"record": passed("d" * 64)}])
     (workdir / "models/metadata.json").unlink()
-    assert review.check(MERGE, None).reviewed_sha256 == "d" * 64
+    assert provenance.check(MERGE, None).reviewed_sha256 == "d" * 64
 
 
 def test_record_writes_what_the_check_reads(workdir):
     (workdir / "models").mkdir()
     (workdir / "models/metadata.json").write_text(json.dumps({"model_sha256": BUILT}))
-    review.record(4, HEAD).write()
-    assert review.ReviewRecord.read(paths.REVIEW_PATH) == review.ReviewRecord(4, HEAD, BUILT, "passed")
-    with pytest.raises(review.ReviewError, match="'main' is not a full 40-character commit SHA"):
-        review.record(4, "main")
+    provenance.record(4, HEAD).write()
+    assert provenance.ReviewRecord.read(paths.REVIEW_PATH) == provenance.ReviewRecord(4, HEAD, BUILT, "passed")
+    with pytest.raises(provenance.ReviewError, match="'main' is not a full 40-character commit SHA"):
+        provenance.record(4, "main")

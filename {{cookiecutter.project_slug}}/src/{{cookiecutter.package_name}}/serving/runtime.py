@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import artifact, export, paths
-from .errors import ArtifactError
+from ..core import artifact, paths
+from ..core.errors import ArtifactError
+from ..pipeline import export
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,7 +163,7 @@ class SklearnPredictor(Predictor):
     def predict(self, columns: Mapping[str, Sequence]) -> np.ndarray:
         import pandas as pd
 
-        from .data import model_input
+        from ..pipeline.data import model_input
 
         return self.predict_frame(model_input(pd.DataFrame(columns, columns=self.features.names), self.features.types))
 

@@ -6,7 +6,7 @@ every run and DVC would see a "changed" model after each retrain. :func:`save_mo
 renumbers those ids in order of appearance and writes the archive with fixed timestamps.
 
 Loading never trusts every type: only :data:`TRUSTED_TYPES`, the types of the estimators
-that :mod:`.train` builds beyond what skops trusts by default. The metadata file beside the
+that :mod:`..pipeline.train` builds beyond what skops trusts by default. The metadata file beside the
 model records its SHA-256; :func:`load_verified` refuses a model that does not match it.
 
 skops is imported inside the functions that use it: it loads scikit-learn, which takes

@@ -5,7 +5,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }} import data, evaluate, export, serve, train
+from {{ cookiecutter.package_name }}.pipeline import data, evaluate, export, train
+from {{ cookiecutter.package_name }}.serving import service
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def ridge_service(regression_csv, csv_params):
     train.run(params)
     assert export.run()["runtime"] == "onnx"
     evaluate.run(params)
-    with TestClient(serve.create_app()) as client:
+    with TestClient(service.create_app()) as client:
         while client.get("/ready").json().get("detail") == "loading":
             pass
         yield client

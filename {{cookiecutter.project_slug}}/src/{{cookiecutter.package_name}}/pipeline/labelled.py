@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import contract as contracts
-from . import paths
-from .config import Params
+from ..core import contract as contracts
+from ..core import paths
+from ..core.errors import DataError
+from ..core.params import Params
 from .data import TABLE_SUFFIXES, feature_columns, load_raw, read_table, row_keys
-from .errors import DataError
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Stage ``data``: read the raw table, check it against the data contract, and write a deterministic split.
 
 The raw input (CSV or Parquet, or a sample table shipped with scikit-learn) is only read.
-Every problem of the table is reported in one run, one line each (see :mod:`.contract`).
+Every problem of the table is reported in one run, one line each (see :mod:`..core.contract`).
 Outputs, in ``data/processed/``: ``train.parquet`` and ``test.parquet`` (the features, the
 target, and the group or time column of the split; typed, so text stays text) and
 ``schema.json`` (the features and their types, categories, labels, row and duplicate
@@ -26,15 +26,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import contract as contracts
-from . import paths
-from .config import DataParams, Params
-from .errors import DataError, MissingOutputError, rows
+from ..core import contract as contracts
+from ..core import paths
+from ..core.errors import DataError, MissingOutputError, rows
+from ..core.params import DataParams, Params
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
 # The sample tables that ship with scikit-learn, and what each is for; params.yaml's
-# data.sklearn_dataset accepts these names (tests/unit/test_config.py keeps the two alike).
+# data.sklearn_dataset accepts these names (tests/unit/test_params.py keeps the two alike).
 SKLEARN_DATASETS = {
     "breast_cancer": "classification",
     "wine": "classification",

@@ -2,7 +2,7 @@
 
 ``monitor BATCH`` compares a table of recent production rows (CSV or Parquet with the
 model's feature columns, and the target column where outcomes are known; or the service's
-sampled log of scored rows, a ``.jsonl`` file or a folder of them, see :mod:`.row_log`) with the data of
+sampled log of scored rows, a ``.jsonl`` file or a folder of them, see :mod:`..serving.row_log`) with the data of
 the model in this workspace (the Model health workflow checks out the released commit
 first): its features with the training split (``data/processed/train.parquet``), its
 predictions with the model's predictions on the held-out test split (on its own training
@@ -51,12 +51,13 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from . import artifact, paths, row_log, runtime
-from . import contract as contracts
-from .config import MonitoringParams, Params
-from .data import model_input, read_table
-from .errors import DataError, MissingOutputError
-from .metric_goals import METRIC_GOALS
+from ..core import artifact, paths
+from ..core import contract as contracts
+from ..core.errors import DataError, MissingOutputError
+from ..core.metric_goals import METRIC_GOALS
+from ..core.params import MonitoringParams, Params
+from ..pipeline.data import model_input, read_table
+from ..serving import row_log, runtime
 
 EMPTY = "(empty)"  # how an empty cell counts among a column's categories
 MIN_OUTCOMES = 30  # fewer labelled rows than this say nothing about quality
@@ -261,7 +262,7 @@ def _metrics_and_spread(
     """Each metric on these outcomes, and its bootstrap standard deviation (ValueError: cannot be scored)."""
     import sklearn
 
-    from . import evaluate  # scikit-learn's metrics: loaded only when the batch holds outcomes
+    from ..pipeline import evaluate  # scikit-learn's metrics: loaded only when the batch holds outcomes
 
     positions, values = np.arange(len(classes)), truth.to_numpy()  # classes as positions (see _scorable)
 

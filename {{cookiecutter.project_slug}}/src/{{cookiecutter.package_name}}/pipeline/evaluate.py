@@ -26,8 +26,11 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from . import __version__, artifact, paths, plots, runtime
-from .config import EvaluateParams, Params
+from .. import __version__
+from ..core import artifact, paths
+from ..core.params import EvaluateParams, Params
+from ..serving import runtime
+from . import plots
 from .data import Schema, load_part, model_input
 
 # Libraries whose versions decide what the artifact contains; recorded in the metadata.

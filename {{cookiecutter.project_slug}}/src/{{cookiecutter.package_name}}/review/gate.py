@@ -1,4 +1,6 @@
-"""Compare a proposed model (head) with the one on main (base): the pull-request gate and report.
+"""The gate (command ``gate``): compare a proposed model (head) with the one on main (base), and judge it.
+
+The pull-request report (:mod:`.report`) is built from the same comparison.
 
 Both sides are project folders holding the pipeline's outputs, reproduced the same way (in
 CI: on the same runner, base in a separate worktree). The gate applies the quality bar of
@@ -19,11 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import artifact, export, paths, runtime
-from .config import Params, load_params
-from .data import Schema
-from .errors import MissingOutputError
-from .metric_goals import METRIC_GOALS
+from ..core import artifact, paths
+from ..core.errors import MissingOutputError
+from ..core.metric_goals import METRIC_GOALS
+from ..core.params import Params, load_params
+from ..pipeline import export
+from ..pipeline.data import Schema
+from ..serving import runtime
 
 
 @dataclass(frozen=True)

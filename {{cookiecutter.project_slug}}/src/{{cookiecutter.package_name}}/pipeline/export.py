@@ -60,13 +60,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import artifact, paths
-from .errors import ArtifactError, MissingOutputError
+from ..core import artifact, paths
+from ..core.errors import ArtifactError, MissingOutputError
 
 if TYPE_CHECKING:  # the service imports this module: it needs neither pandas nor scikit-learn to start
     import pandas as pd
 
-    from .config import Params
+    from ..core.params import Params
 
 TEXT_TYPES = ("categorical",)  # features given to the graph as text; the others as float64
 
@@ -574,8 +574,8 @@ def run(
     contract_path: Path | None = None,
 ) -> dict[str, Any]:
     """The ``export`` stage; returns the serving record it wrote."""
-    from . import contract as contracts  # imported on use, like data: see TYPE_CHECKING above
-    from .config import Params
+    from ..core import contract as contracts  # imported on use, like data: see TYPE_CHECKING above
+    from ..core.params import Params
     from .data import file_sha256, load_part, model_input
 
     params = params or Params()

@@ -93,8 +93,10 @@ def _in_process(rows: Any, feature_types: dict[str, str], repeats: int = 200) ->
 
     scikit-learn is given rows prepared by ``data.model_input``; ONNX raw JSON-like rows, as the service
     gives them (building its inputs is part of the time)."""
-    from . import artifact, export, runtime
-    from .data import model_input
+    from ..core import artifact
+    from ..pipeline import export
+    from ..pipeline.data import model_input
+    from . import runtime
     from .predict import predict_frame
 
     model, metadata = artifact.load_verified()
@@ -148,8 +150,9 @@ def run(duration: float = 5.0, connections: list[int] | None = None) -> list[dic
     """Benchmark the service; print a table and return its rows."""
     import pandas as pd
 
-    from . import artifact, export
-    from .data import load_split
+    from ..core import artifact
+    from ..pipeline import export
+    from ..pipeline.data import load_split
 
     connections = connections or [1, 8]
     _, test, schema = load_split()

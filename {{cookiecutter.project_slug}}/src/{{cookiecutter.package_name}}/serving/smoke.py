@@ -7,7 +7,7 @@ deployed service for the same rows and compares: same model SHA-256 in ``/metada
 same labels, numbers within :data:`TOLERANCE`. ``check`` needs only the standard library,
 so the deploy job runs it without installing the project::
 
-    PYTHONPATH=src python -m {{ cookiecutter.package_name }}.smoke \
+    PYTHONPATH=src python -m {{ cookiecutter.package_name }}.serving.smoke \
         http://127.0.0.1:8000 --cases smoke-cases.json
 """
 
@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from ..core import paths
 
 ROWS = 20
 # Served by ONNX, predicted offline by scikit-learn: the export stage holds them within 1e-5.
@@ -37,8 +37,9 @@ class SmokeError(Exception):
 
 def cases(rows: int = ROWS, output: Path = paths.SMOKE_CASES_PATH) -> dict[str, Any]:
     """Record ``rows`` test rows and the verified model's offline predictions for them."""
-    from . import artifact, export
-    from .data import load_part, model_input
+    from ..core import artifact
+    from ..pipeline import export
+    from ..pipeline.data import load_part, model_input
     from .predict import predict_frame
 
     model, metadata = artifact.load_verified()

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from . import artifact, paths
-from .config import Params
-from .errors import MissingOutputError
+from ..core import artifact, paths
+from ..core.errors import MissingOutputError
+from ..core.params import Params
 
 PROJECT = {{ cookiecutter.project_name | quoted }}
 DESCRIPTION = {{ cookiecutter.description | quoted }}

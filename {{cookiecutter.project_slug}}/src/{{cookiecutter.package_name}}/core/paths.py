@@ -7,7 +7,7 @@ library only: every command imports it, ``--help`` included.
 
 from pathlib import Path
 
-PARAMS_PATH = Path("params.yaml")  # the pipeline's settings (see config.py)
+PARAMS_PATH = Path("params.yaml")  # the pipeline's settings (see params.py)
 CONTRACT_PATH = Path("data-contract.yaml")  # the data contract: the raw table's columns and rules
 MODEL_CARD_PATH = Path("MODEL_CARD.md")  # the card's hand-written parts
 

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import DataError, ProjectError
+from ..core.errors import DataError, ProjectError
 
 if TYPE_CHECKING:  # the service does not import pandas
     import pandas as pd

@@ -1,6 +1,6 @@
 """The pull-request report: one Markdown page comparing the head model with main's.
 
-Built from two folders of pipeline outputs (see :mod:`.compare`), so it can be produced and
+Built from two folders of pipeline outputs (see :mod:`.gate`), so it can be produced and
 tested locally; CI only posts it. Charts are Mermaid, which GitHub renders itself: no image
 host is needed for them.
 """
@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import paths, runtime
-from .compare import Side, Verdict, changed_params, judge, predict_latency_ms, roc_on_grid
-from .metric_goals import UNIT_METRICS
+from ..core import paths
+from ..core.metric_goals import UNIT_METRICS
+from ..serving import runtime
+from .gate import Side, Verdict, changed_params, judge, predict_latency_ms, roc_on_grid
 
 TITLE = "Model report"
 RUNTIME_NAMES = {"onnx": "ONNX Runtime", "sklearn": "scikit-learn"}

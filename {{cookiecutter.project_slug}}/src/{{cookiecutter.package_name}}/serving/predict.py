@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import paths, runtime
-from .contract import FIRST_ROWS
-from .data import PARQUET_SUFFIXES, csv_dialect, model_input
-from .errors import DataError, rows
+from ..core import paths
+from ..core.contract import FIRST_ROWS
+from ..core.errors import DataError, rows
+from ..pipeline.data import PARQUET_SUFFIXES, csv_dialect, model_input
+from . import runtime
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq

@@ -1,0 +1,1 @@
+"""The shared core: the settings (``params.yaml``), where each file is, errors, model artifacts, the data contract."""
