@@ -246,8 +246,8 @@ def raw_rows(project: Path, table: Path, count: int) -> list[dict]:
     """The first rows of a raw table as a client sends them: features only, text as text, empty cells as null."""
     script = (
         "import json, sys; import pandas as pd; "
-        f"from {PACKAGE}.core import artifact; from {PACKAGE}.pipeline import export; "
-        "features = artifact.read_metadata()['feature_types']; "
+        f"from {PACKAGE}.core.records import ModelRecord; from {PACKAGE}.pipeline import export; "
+        "features = ModelRecord.read().feature_types; "
         "frame = pd.read_csv(sys.argv[1], dtype=str, nrows=int(sys.argv[2])); "
         "print(json.dumps(export.request_rows(frame, features)))"
     )

@@ -20,6 +20,7 @@ import pytest
 from {{ cookiecutter.package_name }}.core import artifact, contract, paths
 from {{ cookiecutter.package_name }}.core.errors import MissingOutputError
 from {{ cookiecutter.package_name }}.core.params import Params, load_params
+from {{ cookiecutter.package_name }}.core.records import ModelRecord
 from {{ cookiecutter.package_name }}.pipeline.data import Schema, load_split, stale_inputs
 from {{ cookiecutter.package_name }}.review.gate import Side, Verdict, judge
 
@@ -113,11 +114,11 @@ def schema(split) -> Schema:
 
 
 @pytest.fixture(scope="session")
-def metadata(params) -> dict:
+def metadata(params) -> ModelRecord:
     """The record of the trained model, once it is known to come from the current inputs."""
-    record = pipeline_output(lambda: artifact.read_metadata(PROJECT_ROOT / paths.METADATA_PATH))
-    refuse_stale(record.get("data", {}).get("inputs", {}), params, "the model and its metrics")
-    if record.get("params") != params.as_dict(exclude={"quality"}):
+    record = pipeline_output(lambda: ModelRecord.read(PROJECT_ROOT / paths.METADATA_PATH))
+    refuse_stale(record.data.inputs, params, "the model and its metrics")
+    if record.params != params.as_dict(exclude={"quality"}):
         pytest.fail(
             "the model and its metrics are from other inputs (model params changed since the pipeline ran); "
             "run `dvc repro`",
@@ -140,7 +141,7 @@ def metrics(metadata) -> dict[str, float]:
     if not path.is_file():
         pytest.fail(f"{paths.METRICS_PATH} not found; run `dvc repro` first", pytrace=False)
     scores = json.loads(path.read_text(encoding="utf-8"))
-    if scores != metadata.get("metrics"):
+    if scores != metadata.metrics:
         pytest.fail(f"{paths.METRICS_PATH} is not the one recorded with the model; run `dvc repro`", pytrace=False)
     return scores
 

@@ -60,10 +60,10 @@ def _export(args: argparse.Namespace) -> None:
 
     params = _params(args)
     record = export.run(params)
-    if record["runtime"] == "onnx":
-        print(f"export: wrote {paths.ONNX_PATH} (sha256 {record['onnx_sha256'][:12]}); parity {record['parity']}")
+    if record.runtime == "onnx":
+        print(f"export: wrote {paths.ONNX_PATH} (sha256 {str(record.onnx_sha256)[:12]}); parity {record.parity}")
     else:
-        print(f"export: scikit-learn will serve the model; ONNX conversion failed: {record['fallback_reason']}")
+        print(f"export: scikit-learn will serve the model; ONNX conversion failed: {record.fallback_reason}")
 
 
 Number = TypeVar("Number", bound=float)  # int or float

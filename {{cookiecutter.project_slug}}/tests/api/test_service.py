@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }}.core import artifact, paths
 from {{ cookiecutter.package_name }}.core.errors import ProjectError
+from {{ cookiecutter.package_name }}.core.records import ModelRecord, ServingRecord
 from {{ cookiecutter.package_name }}.pipeline import export
 from {{ cookiecutter.package_name }}.pipeline.data import load_split, model_input
 from {{ cookiecutter.package_name }}.serving.predict import predict_frame
@@ -74,7 +75,7 @@ def bad_rows(split) -> list[tuple[str, object, str]]:
     _, _, schema = split
     row = first_row(split)
     second = list(row)[1]
-    serving = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
+    serving = ServingRecord.read(PROJECT_ROOT / paths.SERVING_PATH)
     numeric = [name for name in schema.features if schema.feature_types[name] == "numeric"]
     number = numeric[0] if numeric else None
     cases = [
@@ -97,7 +98,7 @@ def bad_rows(split) -> list[tuple[str, object, str]]:
             ),
         ]
     # null only where the data contract allows no empty cell (the sample tables have none).
-    strict = [name for name in schema.features if not serving["nullable"][name]]
+    strict = [name for name in schema.features if not serving.nullable[name]]
     if strict:
         cases.append(("null", {"rows": [{**row, strict[0]: None}]}, f"rows[0].{strict[0]}"))
     return cases
@@ -128,8 +129,8 @@ def bad_columns(split) -> list[tuple[str, object, list[str]]]:
         ("both-forms", {"columns": columns, "rows": request_rows(test.head(1), schema)}, ["body"]),
         ("neither-form", {}, ["rows"]),
     ]
-    serving = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
-    strict = [name for name in schema.features if not serving["nullable"][name]]
+    serving = ServingRecord.read(PROJECT_ROOT / paths.SERVING_PATH)
+    strict = [name for name in schema.features if not serving.nullable[name]]
     other = next((name for name in numeric if name != second), None)
     if other is not None:  # a missing column is named beside a bad cell
         bad = {k: v for k, v in columns.items() if k != second} | {other: [columns[other][0], "x", None]}
@@ -223,15 +224,15 @@ def test_health_ready_and_metadata(client):
     assert client.get("/health").json() == {"status": "alive"}
     assert client.get("/ready").status_code == 200
     metadata = client.get("/metadata").json()
-    recorded = artifact.read_metadata(PROJECT_ROOT / paths.METADATA_PATH)
-    serving = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
-    assert metadata["model_sha256"] == recorded["model_sha256"]
-    assert metadata["model_version"] == recorded["model_version"]
-    assert metadata["git_commit"] == recorded["git_commit"]
-    assert metadata["trained_at"] == recorded["trained_at"]
+    recorded = ModelRecord.read(PROJECT_ROOT / paths.METADATA_PATH)
+    serving = ServingRecord.read(PROJECT_ROOT / paths.SERVING_PATH)
+    assert metadata["model_sha256"] == recorded.model_sha256
+    assert metadata["model_version"] == recorded.model_version
+    assert metadata["git_commit"] == recorded.git_commit
+    assert metadata["trained_at"] == recorded.trained_at
     assert metadata["metrics"] == json.loads((PROJECT_ROOT / paths.METRICS_PATH).read_text(encoding="utf-8"))
-    assert metadata["runtime"] == serving["runtime"] in {"onnx", "sklearn"}
-    assert metadata["onnx_sha256"] == serving["onnx_sha256"]
+    assert metadata["runtime"] == serving.runtime in {"onnx", "sklearn"}
+    assert metadata["onnx_sha256"] == serving.onnx_sha256
     assert metadata["ready"] is True
 
 
@@ -277,18 +278,18 @@ def test_the_model_traffic_is_counted_on_metrics(client, split):
     after = samples(client)
     assert growth(before, after, "model_rows_total") == 5
     predictions = [row["prediction"] for row in answer.json()["predictions"]]
-    serving = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
+    serving = ServingRecord.read(PROJECT_ROOT / paths.SERVING_PATH)
     if schema.task == "classification":
         for label, count in Counter(predictions).items():
             assert growth(before, after, "model_predictions_total", label=str(label)) == count
         assert growth(before, after, "model_top_class_probability_count") == 5
     else:
-        deciles = serving["prediction_deciles"]
+        deciles = serving.prediction_deciles
         median = deciles[len(deciles) // 2]
         assert growth(before, after, "model_prediction_count") == 5
         below = sum(value <= median for value in predictions)
         assert growth(before, after, "model_prediction_bucket", le=repr(median)) == below
-    assert model_label_values(after) <= {*schema.features, *map(str, serving["classes"]), OTHER_FIELD}
+    assert model_label_values(after) <= {*schema.features, *map(str, serving.classes), OTHER_FIELD}
 
 
 def test_a_refused_field_counts_under_its_feature_and_never_becomes_a_label(client, split):
@@ -320,7 +321,7 @@ def test_the_sampled_log_writes_every_row_at_share_one(start, split, metadata, t
     assert [line["inputs"] for line in written] == rows
     assert [line["output"] for line in written] == answer.json()["predictions"]
     assert {line["request_id"] for line in written} == {"trace-42"}
-    assert {line["model_version"] for line in written} == {metadata["model_version"], answer.json()["model_version"]}
+    assert {line["model_version"] for line in written} == {metadata.model_version, answer.json()["model_version"]}
 
 
 def test_the_sampled_log_writes_nothing_when_off(start, split, tmp_path, capfd):
@@ -361,9 +362,9 @@ def test_the_docs_show_both_forms_of_the_body_with_examples(client, schema):
 
 @pytest.mark.parametrize("damage", ["tampered", "missing"])
 def test_a_damaged_model_never_becomes_ready(start, tmp_path, damage):
-    served = export.read_record(PROJECT_ROOT / paths.SERVING_PATH)
+    served = ServingRecord.read(PROJECT_ROOT / paths.SERVING_PATH)
     shutil.copytree(PROJECT_ROOT / "models", tmp_path / "models")
-    path = tmp_path / (paths.ONNX_PATH if served["runtime"] == "onnx" else paths.MODEL_PATH)
+    path = tmp_path / (paths.ONNX_PATH if served.runtime == "onnx" else paths.MODEL_PATH)
     if damage == "tampered":
         content = bytearray(path.read_bytes())
         content[len(content) // 2] ^= 0xFF

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.datasets import make_classification, make_regression
 
 from {{ cookiecutter.package_name }}.core import contract, paths
 from {{ cookiecutter.package_name }}.core.params import Params
+from {{ cookiecutter.package_name }}.core.records import ModelRecord, TrainingData
 from {{ cookiecutter.package_name }}.pipeline import data
 
 
@@ -18,6 +20,17 @@ from {{ cookiecutter.package_name }}.pipeline import data
 def workdir(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def model_record() -> Callable[[str], ModelRecord]:
+    """Makes the record ``evaluate`` writes beside a model: made-up facts but the model's SHA-256."""
+
+    def record(model_sha256: str) -> ModelRecord:
+        data = TrainingData(source="sklearn:test", sha256="0" * 64, rows=100, train_rows=80, test_rows=20)
+        return ModelRecord(model_sha256=model_sha256, task="classification", data=data)
+
+    return record
 
 
 def write_contract(folder: Path, frame: pd.DataFrame, target: str, task: str) -> Path:

@@ -10,6 +10,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }}.core.params import load_params
+from {{ cookiecutter.package_name }}.core.records import ServingRecord
 from {{ cookiecutter.package_name }}.serving import service
 from {{ cookiecutter.package_name }}.serving.runtime import Features
 
@@ -27,7 +28,16 @@ def exported_series(task: str) -> set[str]:
     """The names of the series the service exports for a model of this task (a small one: the names do not
     depend on its features or classes)."""
     features = Features(["city", "age"], {"city": "categorical", "age": "numeric"}, {"city": True, "age": True}, {})
-    serving = {"task": task, "classes": ["no", "yes"] if task == "classification" else [], "prediction_deciles": [1.0]}
+    serving = ServingRecord(
+        model_sha256="0" * 64,
+        task=task,
+        features=features.names,
+        feature_types=features.types,
+        nullable=features.nullable,
+        runtime="onnx",
+        classes=["no", "yes"] if task == "classification" else [],
+        prediction_deciles=[1.0],
+    )
     registry = service._Metrics.create(features, serving, Path("serving.json")).registry
     text = generate_latest(registry).decode()
     names = {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}

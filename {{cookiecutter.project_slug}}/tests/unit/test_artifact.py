@@ -58,21 +58,20 @@ def test_an_untrusted_type_is_refused(workdir):
             artifact.load_model()
 
 
-def saved_with_metadata():
+@pytest.fixture
+def saved_with_metadata(workdir, model_record):
     model, _ = fitted()
     digest = artifact.save_model(model)
-    artifact.write_metadata({"model_sha256": digest})
+    model_record(digest).write(paths.METADATA_PATH)
     return model
 
 
-def test_a_verified_model_loads(workdir):
-    saved_with_metadata()
+def test_a_verified_model_loads(workdir, saved_with_metadata):
     _, metadata = artifact.load_verified()
-    assert metadata["model_sha256"] == artifact.sha256(paths.MODEL_PATH.read_bytes())
+    assert metadata.model_sha256 == artifact.sha256(paths.MODEL_PATH.read_bytes())
 
 
-def test_a_tampered_model_is_refused(workdir):
-    saved_with_metadata()
+def test_a_tampered_model_is_refused(workdir, saved_with_metadata):
     content = bytearray(paths.MODEL_PATH.read_bytes())
     content[len(content) // 2] ^= 0xFF
     paths.MODEL_PATH.write_bytes(bytes(content))
@@ -92,8 +91,7 @@ def test_missing_metadata_says_to_run_the_pipeline(workdir):
         artifact.load_verified()
 
 
-def test_unreadable_metadata_is_named(workdir):
-    saved_with_metadata()
+def test_unreadable_metadata_is_named(workdir, saved_with_metadata):
     paths.METADATA_PATH.write_text("{broken")
     with pytest.raises(ArtifactError, match=r"metadata.json: not valid JSON"):
         artifact.load_verified()

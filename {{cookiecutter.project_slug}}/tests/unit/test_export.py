@@ -8,6 +8,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from {{ cookiecutter.package_name }}.core import artifact, paths
 from {{ cookiecutter.package_name }}.core.params import Params
+from {{ cookiecutter.package_name }}.core.records import ServingRecord
 from {{ cookiecutter.package_name }}.pipeline import data, evaluate, export, train
 from {{ cookiecutter.package_name }}.serving import service
 from {{ cookiecutter.package_name }}.serving.predict import predict_frame
@@ -36,11 +37,11 @@ def pipeline(request, csv_params):
 def test_onnx_matches_scikit_learn_and_is_recorded(pipeline, task, scale):
     pipeline(task, type="random_forest", preprocessing={"scale": scale}, hyperparameters={"n_estimators": 10})
     record = export.run()
-    assert record["runtime"] == "onnx" and record["fallback_reason"] is None
-    assert record["onnx_sha256"] == artifact.sha256(paths.ONNX_PATH.read_bytes())
-    assert record["model_sha256"] == artifact.sha256(paths.MODEL_PATH.read_bytes())
-    assert record == artifact.read_metadata(paths.SERVING_PATH)
-    parity = record["parity"]
+    assert record.runtime == "onnx" and record.fallback_reason is None
+    assert record.onnx_sha256 == artifact.sha256(paths.ONNX_PATH.read_bytes())
+    assert record.model_sha256 == artifact.sha256(paths.MODEL_PATH.read_bytes())
+    assert record == ServingRecord.read(paths.SERVING_PATH)
+    parity = record.parity
     difference = parity.get("max_abs_difference", parity.get("max_relative_difference"))
     assert difference <= parity["tolerance"] == export.PROBABILITY_TOLERANCE
 
@@ -50,7 +51,7 @@ def test_linear_models_convert_too(pipeline, model_type):
     pipeline(
         "classification" if model_type == "logistic_regression" else "regression", type=model_type, hyperparameters={}
     )
-    assert export.run()["runtime"] == "onnx"
+    assert export.run().runtime == "onnx"
 
 
 def test_the_same_model_gives_the_same_onnx_bytes(pipeline):
@@ -70,8 +71,8 @@ def test_a_model_onnx_cannot_hold_is_served_by_scikit_learn(pipeline, monkeypatc
 
     monkeypatch.setattr(export, "convert", refuse)
     record = export.run()
-    assert record["runtime"] == "sklearn" and record["onnx_sha256"] is None
-    assert record["fallback_reason"] == "ValueError: Expected an int, got a boolean"
+    assert record.runtime == "sklearn" and record.onnx_sha256 is None
+    assert record.fallback_reason == "ValueError: Expected an int, got a boolean"
     assert not paths.ONNX_PATH.exists(), "no stale ONNX file from the earlier export"
     assert paths.ONNX_PATH.parent.is_dir(), "the stage's output folder exists, empty"
 
@@ -80,9 +81,9 @@ def test_a_model_onnx_cannot_hold_is_served_by_scikit_learn(pipeline, monkeypatc
 def test_hist_gradient_boosting_is_exported_with_parity(pipeline, task):
     pipeline(task, type="hist_gradient_boosting", hyperparameters={"max_iter": 20, "min_samples_leaf": 5})
     record = export.run()
-    assert record["runtime"] == "onnx", record["fallback_reason"]
-    difference = record["parity"].get("max_abs_difference", record["parity"].get("max_relative_difference"))
-    assert difference <= record["parity"]["tolerance"]
+    assert record.runtime == "onnx", record.fallback_reason
+    difference = record.parity.get("max_abs_difference", record.parity.get("max_relative_difference"))
+    assert difference <= record.parity["tolerance"]
 
 
 def test_native_categorical_splits_are_served_by_scikit_learn_with_the_reason():
@@ -97,7 +98,7 @@ def test_the_parity_check_runs_on_a_bounded_seeded_sample(pipeline):
     _, test, _ = data.load_split()
     bounded = Params.model_validate({**params.as_dict(), "export": {"parity_rows": 7}})
     record = export.run(bounded)
-    assert record["parity"]["rows"] == 7 and record["parity"]["test_rows"] == len(test) > 7
+    assert record.parity["rows"] == 7 and record.parity["test_rows"] == len(test) > 7
     first = export.parity_sample(test, 7, seed=42)
     assert len(first) == 7 and first.equals(export.parity_sample(test, 7, seed=42)), "the same rows each run"
     assert first.index.is_monotonic_increasing and not first.equals(export.parity_sample(test, 7, seed=1))
@@ -211,14 +212,14 @@ def test_a_pipeline_of_text_and_numbers_converts_with_parity(mixed_table, model_
     data.run(params)
     train.run(params)
     record = export.run()
-    assert record["runtime"] == "onnx", record["fallback_reason"]
-    assert record["parity"]["max_abs_difference"] <= export.PROBABILITY_TOLERANCE
-    assert record["feature_types"] == {"colour": "categorical", "size": "numeric", "weight": "numeric"}
+    assert record.runtime == "onnx", record.fallback_reason
+    assert record.parity["max_abs_difference"] <= export.PROBABILITY_TOLERANCE
+    assert record.feature_types == {"colour": "categorical", "size": "numeric", "weight": "numeric"}
     # Rows the test split never had: an unknown category, empty cells of both kinds.
     session = export.session(paths.ONNX_PATH.read_bytes())
     rows = {"colour": ["violet", None, "red"], "size": [None, 3.0, 11.0], "weight": [50.0, None, 47.5]}
     served = export.onnx_outputs(
-        session, export.feeds(rows, record["feature_types"], export.input_names(session)), "classification"
+        session, export.feeds(rows, record.feature_types, export.input_names(session)), "classification"
     )
-    offline = artifact.load_model().predict_proba(data.model_input(pd.DataFrame(rows), record["feature_types"]))
+    offline = artifact.load_model().predict_proba(data.model_input(pd.DataFrame(rows), record.feature_types))
     np.testing.assert_allclose(served, offline, atol=export.PROBABILITY_TOLERANCE)

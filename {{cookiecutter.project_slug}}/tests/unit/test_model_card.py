@@ -1,10 +1,13 @@
 """The model card, built from a real pipeline run on small data and the owners' notes."""
 
+import dataclasses
 import json
 
 import pytest
 
+from {{ cookiecutter.package_name }}.core import paths
 from {{ cookiecutter.package_name }}.core.errors import MissingOutputError
+from {{ cookiecutter.package_name }}.core.records import ServingRecord
 from {{ cookiecutter.package_name }}.review import model_card
 
 NOTES = "# Model card notes\n\nIntro for the owners.\n\n## Intended use\n\nScoring test rows.\n"
@@ -32,8 +35,12 @@ def test_the_card_holds_the_facts_and_the_owners_notes(trained, workdir):
 
 
 def test_the_runtime_comes_from_the_serving_record(trained, workdir):
-    (workdir / "models/serving.json").write_text(json.dumps({"runtime": "onnx"}))
+    served = ServingRecord.read(workdir / paths.SERVING_PATH)
     assert "| Serving runtime | onnx |" in model_card.write(workdir / "card.md", trained, "v1")
+    dataclasses.replace(served, runtime="sklearn", fallback_reason="ValueError: cannot convert").write(
+        workdir / paths.SERVING_PATH
+    )
+    assert "| Serving runtime | sklearn |" in model_card.write(workdir / "card.md", trained, "v1")
 
 
 def test_without_the_owners_notes_the_card_is_not_written(trained, workdir):

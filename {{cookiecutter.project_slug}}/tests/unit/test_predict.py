@@ -182,7 +182,7 @@ def test_a_changed_onnx_file_is_refused(mixed_outputs):
 
 def test_scikit_learn_scores_when_it_serves_the_model(mixed_outputs, monkeypatch):
     monkeypatch.setattr(export, "convert", lambda *_: (_ for _ in ()).throw(ValueError("cannot convert")))
-    assert export.run()["runtime"] == "sklearn"
+    assert export.run().runtime == "sklearn"
     raw = raw_batch(mixed_outputs)
     raw.to_csv("batch.csv", index=False)
     predict.run(mixed_outputs / "batch.csv", mixed_outputs / "scored.csv", chunk_rows=9)

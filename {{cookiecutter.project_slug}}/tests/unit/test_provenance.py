@@ -41,10 +41,10 @@ else:
 
 
 @pytest.fixture
-def github(workdir, tmp_path_factory, monkeypatch):
+def github(workdir, tmp_path_factory, monkeypatch, model_record):
     """A fake gh on PATH and the model main reproduced; returns a function that seeds GitHub's state."""
     (workdir / "models").mkdir()
-    (workdir / "models/metadata.json").write_text(json.dumps({"model_sha256": BUILT}))
+    model_record(BUILT).write(workdir / paths.METADATA_PATH)
     tools = tmp_path_factory.mktemp("bin")
     gh = tools / "gh"
     gh.write_text(FAKE_GH.replace("PYTHON", sys.executable, 1))
@@ -149,9 +149,9 @@ def test_before_the_build_only_the_review_is_looked_up(github, workdir):
     assert provenance.check(MERGE, None).reviewed_sha256 == "d" * 64
 
 
-def test_record_writes_what_the_check_reads(workdir):
+def test_record_writes_what_the_check_reads(workdir, model_record):
     (workdir / "models").mkdir()
-    (workdir / "models/metadata.json").write_text(json.dumps({"model_sha256": BUILT}))
+    model_record(BUILT).write(workdir / paths.METADATA_PATH)
     provenance.record(4, HEAD).write()
     assert provenance.ReviewRecord.read(paths.REVIEW_PATH) == provenance.ReviewRecord(4, HEAD, BUILT, "passed")
     with pytest.raises(provenance.ReviewError, match="'main' is not a full 40-character commit SHA"):

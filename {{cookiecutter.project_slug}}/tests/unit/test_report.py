@@ -125,7 +125,7 @@ def test_the_latency_is_the_served_runtimes_and_labelled(runs, workdir, monkeypa
     strong, weak = runs
     monkeypatch.chdir(weak)  # the head model is served by scikit-learn (it could not be converted)
     monkeypatch.setattr(export, "convert", lambda *_: (_ for _ in ()).throw(ValueError("cannot convert")))
-    assert export.run()["runtime"] == "sklearn"
+    assert export.run().runtime == "sklearn"
     report.write(strong, weak, workdir / "report.md")
     rows = [line for line in (workdir / "report.md").read_text().splitlines() if "single-row predict" in line]
     assert len(rows) == 2, rows

@@ -15,7 +15,7 @@ def ridge_service(regression_csv, csv_params):
     params = csv_params(regression_csv, "y", "regression", type="ridge", hyperparameters={})
     data.run(params)
     train.run(params)
-    assert export.run()["runtime"] == "onnx"
+    assert export.run().runtime == "onnx"
     evaluate.run(params)
     with TestClient(service.create_app()) as client:
         while client.get("/ready").json().get("detail") == "loading":

@@ -6,8 +6,8 @@ every run and DVC would see a "changed" model after each retrain. :func:`save_mo
 renumbers those ids in order of appearance and writes the archive with fixed timestamps.
 
 Loading never trusts every type: only :data:`TRUSTED_TYPES`, the types of the estimators
-that :mod:`..pipeline.train` builds beyond what skops trusts by default. The metadata file beside the
-model records its SHA-256; :func:`load_verified` refuses a model that does not match it.
+that :mod:`..pipeline.train` builds beyond what skops trusts by default. The model's record
+(:class:`.records.ModelRecord`) holds its SHA-256; :func:`load_verified` refuses a model that does not match it.
 
 skops is imported inside the functions that use it: it loads scikit-learn, which takes
 seconds, and the CLI imports this module for its default paths (`--help` stays instant).
@@ -27,6 +27,7 @@ from typing import Any
 
 from . import paths
 from .errors import ArtifactError, MissingOutputError
+from .records import ModelRecord
 
 # Types skops does not trust by default and that the supported estimators contain.
 # tests/unit/test_artifact.py checks this list against every estimator train.py can build.
@@ -137,31 +138,13 @@ def load_model(path: Path = paths.MODEL_PATH, extra_trusted: Sequence[str] = ())
     return sio.loads(content, trusted=trusted)
 
 
-def declared_trusted_types(record: dict[str, Any]) -> list[str]:
-    """The extra types a custom model declared, as recorded in the params of its metadata."""
-    custom = ((record.get("params") or {}).get("model") or {}).get("custom") or {}
-    return list(custom.get("trusted_types") or [])
-
-
-def write_metadata(metadata: dict[str, Any], path: Path = paths.METADATA_PATH) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def read_metadata(path: Path = paths.METADATA_PATH) -> dict[str, Any]:
-    if not path.is_file():
-        raise MissingOutputError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
-
-
-def load_verified(model_path: Path = paths.MODEL_PATH, metadata_path: Path = paths.METADATA_PATH) -> tuple[Any, dict]:
-    """Load a model only if its SHA-256 equals the one its metadata records."""
-    metadata = read_metadata(metadata_path)
-    verified_bytes(model_path, metadata.get("model_sha256"), metadata_path)
-    return load_model(model_path, declared_trusted_types(metadata)), metadata
+def load_verified(
+    model_path: Path = paths.MODEL_PATH, metadata_path: Path = paths.METADATA_PATH
+) -> tuple[Any, ModelRecord]:
+    """Load a model only if its SHA-256 equals the one its record (``metadata.json``) holds."""
+    record = ModelRecord.read(metadata_path)
+    verified_bytes(model_path, record.model_sha256, metadata_path)
+    return load_model(model_path, record.extra_trusted_types), record
 
 
 def verified_bytes(path: Path, expected: str | None, recorded_in: Path) -> bytes:

@@ -16,8 +16,7 @@ from pydantic_core import ErrorDetails
 
 from . import paths
 from .errors import ConfigError
-
-Task = Literal["classification", "regression"]
+from .records import Task  # the two tasks: one definition, in the light module the records need
 
 
 class _Strict(BaseModel):

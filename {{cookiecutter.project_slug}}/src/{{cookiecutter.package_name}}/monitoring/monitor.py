@@ -51,11 +51,12 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from ..core import artifact, paths
 from ..core import contract as contracts
+from ..core import paths
 from ..core.errors import DataError, MissingOutputError
 from ..core.metric_goals import METRIC_GOALS
 from ..core.params import MonitoringParams, Params
+from ..core.records import ModelRecord
 from ..pipeline.data import model_input, read_table
 from ..serving import row_log, runtime
 
@@ -372,7 +373,7 @@ def run(
         rows=len(batch),
         sampled_rows=0,
         reference_rows=0,
-        model_sha256=artifact.read_metadata(metadata_path).get("model_sha256"),
+        model_sha256=ModelRecord.read(metadata_path).model_sha256,
         settings=settings.model_dump(),
     )
     result.findings.extend(contract_findings(batch, prepared, features, contract, settings))

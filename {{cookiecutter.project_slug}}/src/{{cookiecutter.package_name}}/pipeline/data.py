@@ -30,6 +30,7 @@ from ..core import contract as contracts
 from ..core import paths
 from ..core.errors import DataError, MissingOutputError, rows
 from ..core.params import DataParams, Params
+from ..core.records import Task
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
@@ -47,7 +48,7 @@ SKLEARN_DATASETS = {
 class Schema:
     """What the model was trained on; written beside the split and read by every later step."""
 
-    task: str
+    task: Task
     target: str
     features: list[str]
     feature_types: dict[str, str]  # numeric | categorical | boolean, per feature

@@ -29,6 +29,7 @@ from sklearn import metrics as skm
 from .. import __version__
 from ..core import artifact, paths
 from ..core.params import EvaluateParams, Params
+from ..core.records import ModelRecord, TrainingData
 from ..serving import runtime
 from . import plots
 from .data import Schema, load_part, model_input
@@ -204,33 +205,30 @@ def run(
     plots.write_tables(tables, reports_dir / paths.PLOTS_DIR.name)
     plots.render_figures(tables, schema.task, reports_dir / paths.FIGURES_DIR.name)
 
-    artifact.write_metadata(
-        {
-            "model_sha256": model_sha256,
-            "model_version": f"{__version__}+{model_sha256[:12]}",
-            "model_file": model_path.name,
-            "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": git_commit(),
-            "task": schema.task,
-            "features": schema.features,
-            "feature_types": schema.feature_types,
-            "categories": schema.categories,
-            "target": schema.target,
-            "labels": schema.labels,
-            "data": {
-                "source": schema.data_source,
-                "sha256": schema.data_hash,
-                "rows": schema.rows,
-                "train_rows": schema.train_rows,
-                "test_rows": schema.test_rows,
-                "split": schema.split,
-                "duplicates": schema.duplicates,
-                "inputs": schema.inputs,  # what the data stage's fingerprint was
-            },
-            "params": params.as_dict(exclude={"quality"}),  # what the model depends on
-            "metrics": scores,
-            "libraries": library_versions(),
-        },
-        metadata_path,
-    )
+    ModelRecord(
+        model_sha256=model_sha256,
+        model_version=f"{__version__}+{model_sha256[:12]}",
+        model_file=model_path.name,
+        trained_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        git_commit=git_commit(),
+        task=schema.task,
+        features=schema.features,
+        feature_types=schema.feature_types,
+        categories=schema.categories,
+        target=schema.target,
+        labels=schema.labels,
+        data=TrainingData(
+            source=schema.data_source,
+            sha256=schema.data_hash,
+            rows=schema.rows,
+            train_rows=schema.train_rows,
+            test_rows=schema.test_rows,
+            split=schema.split,
+            duplicates=schema.duplicates,
+            inputs=schema.inputs,  # what the data stage's fingerprint was
+        ),
+        params=params.as_dict(exclude={"quality"}),  # what the model depends on
+        metrics=scores,
+        libraries=library_versions(),
+    ).write(metadata_path)
     return scores

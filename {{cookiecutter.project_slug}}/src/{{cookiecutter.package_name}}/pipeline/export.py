@@ -53,6 +53,7 @@ skl2onnx and onnxruntime are imported on use: they take a second to load.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -61,7 +62,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core import artifact, paths
-from ..core.errors import ArtifactError, MissingOutputError
+from ..core.errors import ArtifactError
+from ..core.records import ServingRecord
 
 if TYPE_CHECKING:  # the service imports this module: it needs neither pandas nor scikit-learn to start
     import pandas as pd
@@ -572,7 +574,7 @@ def run(
     onnx_path: Path = paths.ONNX_PATH,
     serving_path: Path = paths.SERVING_PATH,
     contract_path: Path | None = None,
-) -> dict[str, Any]:
+) -> ServingRecord:
     """The ``export`` stage; returns the serving record it wrote."""
     from ..core import contract as contracts  # imported on use, like data: see TYPE_CHECKING above
     from ..core.params import Params
@@ -587,21 +589,22 @@ def run(
     expected = scikit_learn_outputs(model, features, schema.task)  # now: the model goes once converted
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     onnx_path.unlink(missing_ok=True)  # no stale file from an earlier export
-    record: dict[str, Any] = {
-        "model_sha256": file_sha256(model_path),  # what the ONNX file was made from
-        "task": schema.task,
-        "features": schema.features,
-        "feature_types": schema.feature_types,
-        "categories": schema.categories,
+    record = ServingRecord(
+        model_sha256=file_sha256(model_path),  # what the ONNX file was made from
+        task=schema.task,
+        features=schema.features,
+        feature_types=schema.feature_types,
+        categories=schema.categories,
         # Whether a request may leave the feature empty (null): the contract allows empty cells in it.
-        "nullable": {name: contract[name].empty > 0 for name in schema.features},
-        "classes": _plain_labels(model.classes_) if schema.task == "classification" else [],
-        "example": example_row(test[schema.features], schema.feature_types),  # shown in the API docs
+        nullable={name: contract[name].empty > 0 for name in schema.features},
+        classes=_plain_labels(model.classes_) if schema.task == "classification" else [],
+        example=example_row(test[schema.features], schema.feature_types),  # shown in the API docs
         # The service's model_prediction histogram: a tenth of the answers in each bucket while production
         # looks like the test split, so a shift of the answers shows in its metrics (monitoring/alerts.yml).
-        "prediction_deciles": prediction_deciles(expected) if schema.task == "regression" else [],
-        "libraries": artifact.installed_versions(RECORDED_LIBRARIES),
-    }
+        prediction_deciles=prediction_deciles(expected) if schema.task == "regression" else [],
+        libraries=artifact.installed_versions(RECORDED_LIBRARIES),
+        runtime="sklearn",  # until the ONNX file below passes its parity check
+    )
     test_rows = len(test)
     del test  # only the parity sample is needed from here on
     check_forest_size(model, settings.max_model_mb, onnx_path)
@@ -624,25 +627,23 @@ def run(
     where = "the test split" if len(features) == test_rows else f"{len(features)} rows drawn from the test split"
     try:
         checked = parity(None, onnx_session, features, schema.task, schema.feature_types, where, expected)
-        record["parity"] = {**checked, "test_rows": test_rows}
     except ParityError:
         onnx_path.unlink()
         raise
-    record.update(runtime="onnx", onnx_file=onnx_path.name, onnx_sha256=onnx_sha256, fallback_reason=None)
-    artifact.write_metadata(record, serving_path)
+    record = dataclasses.replace(
+        record,
+        runtime="onnx",
+        onnx_file=onnx_path.name,
+        onnx_sha256=onnx_sha256,
+        parity={**checked, "test_rows": test_rows},
+    )
+    record.write(serving_path)
     return record
 
 
-def _served_by_scikit_learn(record: dict[str, Any], exc: Exception, serving_path: Path) -> dict[str, Any]:
+def _served_by_scikit_learn(record: ServingRecord, exc: Exception, serving_path: Path) -> ServingRecord:
     """Record that scikit-learn serves the model, and why ONNX cannot; return the record."""
     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}".rstrip(": ")
-    record.update(runtime="sklearn", onnx_file=None, onnx_sha256=None, parity=None, fallback_reason=reason)
-    artifact.write_metadata(record, serving_path)
+    record = dataclasses.replace(record, runtime="sklearn", fallback_reason=reason)
+    record.write(serving_path)
     return record
-
-
-def read_record(path: Path = paths.SERVING_PATH) -> dict[str, Any]:
-    """The serving record; a clear error when the ``export`` stage has not run."""
-    if not path.is_file():
-        raise MissingOutputError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
-    return artifact.read_metadata(path)

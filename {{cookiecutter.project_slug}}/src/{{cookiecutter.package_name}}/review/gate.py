@@ -25,6 +25,7 @@ from ..core import artifact, paths
 from ..core.errors import MissingOutputError
 from ..core.metric_goals import METRIC_GOALS
 from ..core.params import Params, load_params
+from ..core.records import ModelRecord
 from ..pipeline import export
 from ..pipeline.data import Schema
 from ..serving import runtime
@@ -38,7 +39,7 @@ class Side:
     params: Params
     metrics: dict[str, float]
     schema: Schema
-    metadata: dict[str, Any]
+    metadata: ModelRecord
 
     @classmethod
     def load(cls, root: Path) -> Side:
@@ -53,7 +54,7 @@ class Side:
             params=load_params(root / "params.yaml"),
             metrics=json.loads(metrics_path.read_text(encoding="utf-8")),
             schema=Schema.read(schema_path),
-            metadata=artifact.read_metadata(root / paths.METADATA_PATH),
+            metadata=ModelRecord.read(root / paths.METADATA_PATH),
         )
 
     @property

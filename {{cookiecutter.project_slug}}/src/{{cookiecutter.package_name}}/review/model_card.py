@@ -8,15 +8,15 @@ card as the notes of the model's GitHub Release.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..core import artifact, paths
+from ..core import paths
 from ..core.errors import MissingOutputError
 from ..core.params import Params
+from ..core.records import ModelRecord, ServingRecord
 
 PROJECT = {{ cookiecutter.project_name | quoted }}
 DESCRIPTION = {{ cookiecutter.description | quoted }}
@@ -35,9 +35,9 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _metrics(metadata: dict, params: Params) -> str:
+def _metrics(metadata: ModelRecord, params: Params) -> str:
     lines = ["| metric | value | bound |", "| --- | ---: | --- |"]
-    for name, value in metadata["metrics"].items():
+    for name, value in metadata.metrics.items():
         bounds = []
         if name in params.quality.minimum:
             bounds.append(f"≥ {params.quality.minimum[name]}")
@@ -47,15 +47,14 @@ def _metrics(metadata: dict, params: Params) -> str:
     return "\n".join(lines)
 
 
-def _data(metadata: dict) -> str:
-    data = metadata["data"]
-    features = metadata["features"]
+def _data(metadata: ModelRecord) -> str:
+    data, features = metadata.data, metadata.features
     lines = [
-        f"- Source: {data['source']}",
-        f"- SHA-256 of the data: `{data['sha256']}`",
-        f"- Rows: {data['rows']} ({data['train_rows']} to train, {data['test_rows']} to test)",
-        f"- Target: `{metadata['target']}`"
-        + (f", classes {', '.join(f'`{label}`' for label in metadata['labels'])}" if metadata.get("labels") else ""),
+        f"- Source: {data.source}",
+        f"- SHA-256 of the data: `{data.sha256}`",
+        f"- Rows: {data.rows} ({data.train_rows} to train, {data.test_rows} to test)",
+        f"- Target: `{metadata.target}`"
+        + (f", classes {', '.join(f'`{label}`' for label in metadata.labels)}" if metadata.labels else ""),
         "",
         f"<details><summary>{len(features)} features, in the order the model takes them</summary>",
         "",
@@ -67,21 +66,21 @@ def _data(metadata: dict) -> str:
 
 
 def build(
-    metadata: dict,
+    metadata: ModelRecord,
     params: Params,
     notes: str,
     version: str,
     pull_request: str | None = None,
     image: str | None = None,
-    serving: dict | None = None,
+    serving: ServingRecord | None = None,
 ) -> str:
     """The card as Markdown."""
-    runtime = (serving or {}).get("runtime", "sklearn")
+    runtime = serving.runtime if serving else "sklearn"
     facts = [
         ("Version", f"`{version}`"),
-        ("Model file SHA-256", f"`{metadata['model_sha256']}`"),
-        ("Trained", f"{metadata['trained_at']} from commit `{metadata.get('git_commit') or 'unknown'}`"),
-        ("Task", metadata["task"]),
+        ("Model file SHA-256", f"`{metadata.model_sha256}`"),
+        ("Trained", f"{metadata.trained_at} from commit `{metadata.git_commit or 'unknown'}`"),
+        ("Task", metadata.task),
         ("Serving runtime", runtime),
     ]
     if pull_request:
@@ -92,15 +91,15 @@ def build(
         f"# {PROJECT} {version}",
         DESCRIPTION,
         "\n".join(["| | |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in facts)]),
-        f"## Metrics on the test split ({metadata['data']['test_rows']} rows)\n\n{_metrics(metadata, params)}",
+        f"## Metrics on the test split ({metadata.data.test_rows} rows)\n\n{_metrics(metadata, params)}",
         f"## Training data\n\n{_data(metadata)}",
-        "## Parameters\n\n```yaml\n" + yaml.safe_dump(metadata["params"], sort_keys=False).rstrip() + "\n```",
+        "## Parameters\n\n```yaml\n" + yaml.safe_dump(metadata.params, sort_keys=False).rstrip() + "\n```",
         notes,
         "## Libraries\n\n"
         + "\n".join(["| library | version |", "| --- | --- |"])
         + "\n"
-        + "\n".join(f"| {name} | {value} |" for name, value in metadata["libraries"].items()),
-        f"<!-- model-sha256: {metadata['model_sha256']} -->",
+        + "\n".join(f"| {name} | {value} |" for name, value in metadata.libraries.items()),
+        f"<!-- model-sha256: {metadata.model_sha256} -->",
     ]
     return "\n\n".join(sections) + "\n"
 
@@ -116,8 +115,8 @@ def write(
     serving_path: Path = paths.SERVING_PATH,
 ) -> str:
     """Write the card for the model the pipeline last produced; return its text."""
-    metadata = artifact.read_metadata(metadata_path)
-    serving = json.loads(serving_path.read_text(encoding="utf-8")) if serving_path.is_file() else None
+    metadata = ModelRecord.read(metadata_path)
+    serving = ServingRecord.read(serving_path) if serving_path.is_file() else None
     card = build(metadata, params, _notes(notes_path), version, pull_request, image, serving)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(card, encoding="utf-8")

@@ -26,8 +26,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..core import artifact, paths
+from ..core import paths
 from ..core.errors import ProjectError
+from ..core.records import ModelRecord
 
 OWNER_REPO = "{owner}/{repo}"  # gh fills these in from GH_REPO, or from the checkout's remote
 REPORT_WORKFLOW = "pr-report.yml"  # the Model report workflow, the only writer of records
@@ -84,7 +85,7 @@ def record(pull_request: int, head_commit: str, metadata_path: Path = paths.META
         raise ReviewError(f"head commit {head_commit!r} is not a full 40-character commit SHA")
     if pull_request <= 0:
         raise ReviewError(f"pull request number {pull_request} is not a pull request number")
-    model_sha256 = artifact.read_metadata(metadata_path)["model_sha256"]
+    model_sha256 = ModelRecord.read(metadata_path).model_sha256
     return ReviewRecord(pull_request, head_commit, model_sha256, PASSED)
 
 
@@ -176,7 +177,7 @@ def check(commit: str, metadata_path: Path | None = paths.METADATA_PATH) -> Revi
     reviewed = found.model_sha256
     if metadata_path is None:
         return Review(pull["url"], run["url"], reviewed, f"{pull['url']} was reviewed and passed in {run['url']}")
-    built = artifact.read_metadata(metadata_path)["model_sha256"]
+    built = ModelRecord.read(metadata_path).model_sha256
     if built != reviewed:
         raise ReviewError(
             f"main reproduced model {built} but {pull['url']} reviewed {reviewed} ({run['url']}): either main moved "

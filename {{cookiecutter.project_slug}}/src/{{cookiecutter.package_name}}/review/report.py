@@ -44,7 +44,7 @@ def build(base: Side, head: Side, verdict: Verdict | None = None, latency: bool 
 
 
 def _commit(side: Side) -> str:
-    commit = side.metadata.get("git_commit")
+    commit = side.metadata.git_commit
     return f"`{commit[:12]}`" if commit else "uncommitted"
 
 
@@ -145,7 +145,7 @@ def _model_section(base: Side, head: Side, latency: bool) -> str:
     rows = ["| | base | head |", "| --- | ---: | ---: |", f"| file size | {sizes[0]:,.0f} KiB | {sizes[1]:,.0f} KiB |"]
     if latency:
         rows += _latency_rows(base, head)
-    digest = head.metadata["model_sha256"]
+    digest = head.metadata.model_sha256
     return (
         "### Model\n\n"
         + "\n".join(rows)

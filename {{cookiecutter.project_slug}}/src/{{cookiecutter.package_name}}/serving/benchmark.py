@@ -94,18 +94,19 @@ def _in_process(rows: Any, feature_types: dict[str, str], repeats: int = 200) ->
     scikit-learn is given rows prepared by ``data.model_input``; ONNX raw JSON-like rows, as the service
     gives them (building its inputs is part of the time)."""
     from ..core import artifact
+    from ..core.records import ServingRecord
     from ..pipeline import export
     from ..pipeline.data import model_input
     from . import runtime
     from .predict import predict_frame
 
     model, metadata = artifact.load_verified()
-    serving = export.read_record()
+    serving = ServingRecord.read()
     timings = []
     for count in (1, 100):
         frame = model_input(rows.head(count), feature_types)
-        timings.append(("scikit-learn", count, _median(lambda f=frame: predict_frame(model, f, metadata["task"]))))
-    if serving["runtime"] == "onnx":
+        timings.append(("scikit-learn", count, _median(lambda f=frame: predict_frame(model, f, metadata.task))))
+    if serving.runtime == "onnx":
         predictor = runtime.load()
         raw = export.request_rows(rows.head(100), feature_types)
         for count in (1, 100):
@@ -150,13 +151,13 @@ def run(duration: float = 5.0, connections: list[int] | None = None) -> list[dic
     """Benchmark the service; print a table and return its rows."""
     import pandas as pd
 
-    from ..core import artifact
+    from ..core.records import ModelRecord
     from ..pipeline import export
     from ..pipeline.data import load_split
 
     connections = connections or [1, 8]
     _, test, schema = load_split()
-    metadata = artifact.read_metadata()
+    metadata = ModelRecord.read()
     rows = test[schema.features]
     raw = export.request_rows(rows.head(100), schema.feature_types)  # as a client sends them
     columns = {name: [row[name] for row in raw] for name in schema.features}
@@ -166,7 +167,7 @@ def run(duration: float = 5.0, connections: list[int] | None = None) -> list[dic
         ("columns", 100): json.dumps({"columns": columns}).encode(),
     }
 
-    print(f"model {metadata['model_version']}: in-process predict (median)")
+    print(f"model {metadata.model_version}: in-process predict (median)")
     for runtime, count, seconds in _in_process(rows, schema.feature_types):
         print(f"  {runtime:<13} {count:>3} rows  {seconds * 1000:8.3f} ms")
 

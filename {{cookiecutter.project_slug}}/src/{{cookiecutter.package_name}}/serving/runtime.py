@@ -33,6 +33,7 @@ import numpy as np
 
 from ..core import artifact, paths
 from ..core.errors import ArtifactError
+from ..core.records import ModelRecord, ServingRecord
 from ..pipeline import export
 
 if TYPE_CHECKING:
@@ -58,21 +59,16 @@ class Features:
     categories: dict[str, list[str]]  # the contract's categories, per categorical feature
 
     @classmethod
-    def of(cls, serving: dict[str, Any], source: Path = paths.SERVING_PATH) -> Features:
-        """Read from a serving record (whose keys JSON sorted): a clear error when it predates raw rows."""
-        missing = [key for key in ("features", "feature_types", "nullable") if key not in serving]
-        if missing:
-            raise ArtifactError(f"{source}: no {', '.join(missing)}; it predates this code: run `dvc repro`")
-        names = list(serving["features"])
-        categories = serving.get("categories") or {}
+    def of(cls, serving: ServingRecord) -> Features:
+        """The features of a serving record."""
         return cls(
-            names=names,
-            types={name: serving["feature_types"][name] for name in names},
-            nullable={name: bool(serving["nullable"].get(name)) for name in names},
+            names=list(serving.features),
+            types={name: serving.feature_types[name] for name in serving.features},
+            nullable={name: bool(serving.nullable.get(name)) for name in serving.features},
             categories={
-                name: list(categories.get(name, []))
-                for name in names
-                if serving["feature_types"][name] == "categorical"
+                name: list(serving.categories.get(name, []))
+                for name in serving.features
+                if serving.feature_types[name] == "categorical"
             },
         )
 
@@ -180,15 +176,8 @@ def load(
     onnx_path: Path = paths.ONNX_PATH,
 ) -> Predictor:
     """The model of the serving record, only if its file matches the recorded SHA-256."""
-    metadata = artifact.read_metadata(metadata_path)
-    return served(
-        metadata.get("model_sha256"),
-        metadata_path,
-        serving_path,
-        model_path,
-        onnx_path,
-        artifact.declared_trusted_types(metadata),
-    )
+    record = ModelRecord.read(metadata_path)
+    return served(record.model_sha256, metadata_path, serving_path, model_path, onnx_path, record.extra_trusted_types)
 
 
 def served(
@@ -204,17 +193,17 @@ def served(
 
     ``evaluate`` calls this with the SHA-256 of the model file itself, before any metadata exists.
     """
-    serving = export.read_record(serving_path)
-    exported_from = serving.get("model_sha256")
+    serving = ServingRecord.read(serving_path)
+    exported_from = serving.model_sha256
     if exported_from != model_sha256:
         raise ArtifactError(
             f"{serving_path} was exported from another model (SHA-256 {str(exported_from)[:12]}) than "
             f"{recorded_in} ({str(model_sha256)[:12]}); run `dvc repro` (or `dvc pull`)"
         )
-    features = Features.of(serving, serving_path)
-    if serving.get("runtime") == "onnx":
-        content = artifact.verified_bytes(onnx_path, serving.get("onnx_sha256"), serving_path)
-        return OnnxPredictor(export.session(content), features, serving["task"], serving["classes"])
+    features = Features.of(serving)
+    if serving.runtime == "onnx":
+        content = artifact.verified_bytes(onnx_path, serving.onnx_sha256, serving_path)
+        return OnnxPredictor(export.session(content), features, serving.task, serving.classes)
     artifact.verified_bytes(model_path, model_sha256, recorded_in)
     model = artifact.load_model(model_path, trusted_extra)
-    return SklearnPredictor(model, features, serving["task"], serving["classes"])
+    return SklearnPredictor(model, features, serving.task, serving.classes)

@@ -80,9 +80,8 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from .. import __version__
-from ..core import artifact
 from ..core.errors import ArtifactError
-from ..pipeline import export
+from ..core.records import ModelRecord, ServingRecord
 from . import runtime
 from .row_log import RowLog, check_exclude
 from .runtime import Features, Predictor
@@ -324,40 +323,40 @@ class _Model:
 class _Records:
     """What the service reads at start-up: the model's record and its serving record."""
 
-    metadata: dict[str, Any]
-    serving: dict[str, Any]
+    metadata: ModelRecord
+    serving: ServingRecord
     features: Features
     example: dict[str, Any]  # a row of the request, in feature order
 
     @classmethod
     def read(cls, settings: Settings) -> "_Records":
-        metadata = artifact.read_metadata(settings.metadata_path)
-        serving = export.read_record(settings.serving_path)
-        features = Features.of(serving, settings.serving_path)
-        example = features.ordered(serving.get("example") or dict.fromkeys(features.names))
+        metadata = ModelRecord.read(settings.metadata_path)
+        serving = ServingRecord.read(settings.serving_path)
+        features = Features.of(serving)
+        example = features.ordered(serving.example or dict.fromkeys(features.names))
         return cls(metadata, serving, features, example)
 
     def public(self, settings: Settings) -> dict[str, Any]:
         """The model's record as ``/metadata`` shows it."""
         metadata, serving, features = self.metadata, self.serving, self.features
         return {
-            "model_version": metadata.get("model_version"),
+            "model_version": metadata.model_version,
             "package_version": __version__,
-            "git_commit": metadata.get("git_commit"),
-            "trained_at": metadata.get("trained_at"),
-            "task": metadata.get("task"),
-            "target": metadata.get("target"),
+            "git_commit": metadata.git_commit,
+            "trained_at": metadata.trained_at,
+            "task": metadata.task,
+            "target": metadata.target,
             "features": features.names,
             "feature_types": features.types,
             "nullable": features.nullable,
             "categories": features.categories,
-            "labels": serving.get("classes") or metadata.get("labels"),
-            "metrics": metadata.get("metrics"),
-            "runtime": serving.get("runtime"),
-            "fallback_reason": serving.get("fallback_reason"),
-            "parity": serving.get("parity"),
-            "model_sha256": metadata.get("model_sha256"),
-            "onnx_sha256": serving.get("onnx_sha256"),
+            "labels": serving.classes or metadata.labels,
+            "metrics": metadata.metrics,
+            "runtime": serving.runtime,
+            "fallback_reason": serving.fallback_reason,
+            "parity": serving.parity,
+            "model_sha256": metadata.model_sha256,
+            "onnx_sha256": serving.onnx_sha256,
             "limits": {
                 "max_rows": settings.max_rows,
                 "max_body_bytes": settings.max_body_bytes,
@@ -374,7 +373,7 @@ class _Metrics:
     traffic: ModelTraffic  # what the model is asked and answers (see .traffic)
 
     @classmethod
-    def create(cls, features: Features, serving: dict[str, Any], serving_path: Path) -> "_Metrics":
+    def create(cls, features: Features, serving: ServingRecord, serving_path: Path) -> "_Metrics":
         """The registry of ``/metrics`` for the model of a serving record."""
         registry = CollectorRegistry()
         requests = Counter("http_requests", "HTTP requests by route and status", ["route", "status"], registry=registry)
@@ -385,10 +384,10 @@ class _Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        task, deciles = serving["task"], serving.get("prediction_deciles") or []
+        task, deciles = serving.task, serving.prediction_deciles
         if task == "regression" and not deciles:
             raise ArtifactError(f"{serving_path}: no prediction_deciles; it predates this code: run `dvc repro`")
-        traffic = ModelTraffic(features, task, serving.get("classes") or [], deciles)
+        traffic = ModelTraffic(features, task, serving.classes, deciles)
         registry.register(traffic)
         return cls(registry, requests, latency, traffic)
 
@@ -408,7 +407,7 @@ def _lifespan(
             log.error(json.dumps({"event": "model_refused", "reason": str(exc)}))
             return
         model.predictor, model.problem = predictor, ""
-        version = records.metadata.get("model_version")
+        version = records.metadata.model_version
         log.info(json.dumps({"event": "model_ready", "runtime": predictor.runtime, "model": version}))
 
     @asynccontextmanager
@@ -439,7 +438,7 @@ def _add_predict(
     # The body is parsed and validated in one step by pydantic's JSON parser (several times faster than
     # json.loads, then validation); the OpenAPI schema says what FastAPI would have said (see _document).
     names = records.features.names
-    head = b'{"model_version":' + json.dumps(records.metadata.get("model_version")).encode() + b',"predictions":'
+    head = b'{"model_version":' + json.dumps(records.metadata.model_version).encode() + b',"predictions":'
     request_body = {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
@@ -630,7 +629,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     check_exclude(settings.row_log, records.features.names)  # also while the log is off: it may be turned on
     row_log = None
     if settings.row_log.share > 0:
-        row_log = RowLog(settings.row_log, records.features.names, records.metadata.get("model_version"))
+        row_log = RowLog(settings.row_log, records.features.names, records.metadata.model_version)
     app = FastAPI(
         title=f"{__package__} prediction service",
         version=__version__,

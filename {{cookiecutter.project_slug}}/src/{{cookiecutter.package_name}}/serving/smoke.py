@@ -45,9 +45,9 @@ def cases(rows: int = ROWS, output: Path = paths.SMOKE_CASES_PATH) -> dict[str, 
     model, metadata = artifact.load_verified()
     test, schema = load_part("test")
     features = test[schema.features].head(rows)
-    expected = predict_frame(model, model_input(features, schema), metadata["task"])
+    expected = predict_frame(model, model_input(features, schema), metadata.task)
     recorded = {
-        "model_sha256": metadata["model_sha256"],
+        "model_sha256": metadata.model_sha256,
         "rows": export.request_rows(features, schema.feature_types),
         "predictions": expected.to_dict(orient="records"),
     }
