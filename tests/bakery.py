@@ -76,6 +76,10 @@ def pairwise(choices: dict[str, list[str]]) -> list[dict[str, str]]:
     return sets
 
 
+# The bakes of test_bake and test_workflows (conftest.py's pairwise_bake): every pair of choices.
+PAIRWISE = pairwise(CHOICES)
+
+
 def remote_url(remote: str, tmp_path: Path) -> str:
     """A valid dvc_remote_url for each remote type (the examples the pre-gen hook shows)."""
     if remote == "local":

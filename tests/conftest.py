@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-from bakery import TOOLS_BIN
+from bakery import PAIRWISE, TOOLS_BIN, bake, remote_url
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -25,3 +26,13 @@ def _tools_and_git_identity(tmp_path_factory) -> None:
     patch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     yield
     patch.undo()
+
+
+@pytest.fixture(scope="session", params=PAIRWISE, ids=lambda answers: "-".join(answers.values()))
+def pairwise_bake(request, tmp_path_factory) -> tuple[dict[str, str], Path]:
+    """One bake of the pairwise set: its answers and the project folder (test_bake checks its files,
+    test_workflows lints its workflows)."""
+    answers = dict(request.param)
+    tmp = tmp_path_factory.mktemp("bake")
+    answers["dvc_remote_url"] = remote_url(answers["dvc_remote"], tmp)
+    return answers, bake(tmp / "out", **answers)

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bakery import CHOICES, TEMPLATE, TOOLS_BIN, bake, load_hook, pairs_in, pairwise, remote_url, run
+from bakery import CHOICES, PAIRWISE, TEMPLATE, TOOLS_BIN, bake, load_hook, pairs_in, pairwise, run
 from tasks import PROMTOOL_FIX
 
-COMBINATIONS = pairwise(CHOICES)
+COMBINATIONS = PAIRWISE
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
 # Prometheus's alert templates ({{ $value }}, {{ $labels.feature }}) are the rules' own syntax, written on
 # purpose in the files that hold rules; anywhere else they would be leftover Jinja too.
@@ -59,7 +59,10 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "__init__",
         "__main__",
         "cli",
-        *(f"core/{name}" for name in ("__init__", "artifact", "contract", "errors", "metric_goals", "params", "paths")),
+        *(
+            f"core/{name}"
+            for name in ("__init__", "artifact", "contract", "errors", "metric_goals", "params", "paths", "records")
+        ),
         *(
             f"pipeline/{name}"
             for name in ("__init__", "adopt", "data", "evaluate", "export", "labelled", "plots", "train")
@@ -99,6 +102,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "test_paths",
         "test_predict",
         "test_provenance",
+        "test_records",
         "test_report",
         "test_row_log",
         "test_service",
@@ -165,12 +169,9 @@ def files_in(project: Path) -> set[str]:
     }
 
 
-@pytest.fixture(scope="module", params=COMBINATIONS, ids=lambda c: "-".join(c.values()))
-def baked(request, tmp_path_factory) -> tuple[dict, Path]:
-    answers = dict(request.param)
-    tmp = tmp_path_factory.mktemp("bake")
-    answers["dvc_remote_url"] = remote_url(answers["dvc_remote"], tmp)
-    return answers, bake(tmp / "out", **answers)
+@pytest.fixture
+def baked(pairwise_bake) -> tuple[dict, Path]:
+    return pairwise_bake  # conftest.py: one bake per combination, shared with test_workflows
 
 
 def test_the_file_tree_is_exact(baked):
