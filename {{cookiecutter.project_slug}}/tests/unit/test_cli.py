@@ -1,3 +1,5 @@
+import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,15 @@ def test_every_stage_in_dvc_yaml_is_a_command_of_the_same_name():
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])
         assert exited.value.code == 0
+
+
+def test_the_readme_names_every_command():
+    """The README's Commands table is short, but no command is missing from it."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Commands\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(?:{{ cookiecutter.package_name }} )?([a-z][a-z-]*)", table))
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) - named == set()
 
 
 def test_a_problem_is_one_line_and_exit_status_2(workdir, capsys):
