@@ -117,7 +117,7 @@ def metadata(params) -> dict:
     """The record of the trained model, once it is known to come from the current inputs."""
     record = pipeline_output(lambda: artifact.read_metadata(PROJECT_ROOT / paths.METADATA_PATH))
     refuse_stale(record.get("data", {}).get("inputs", {}), params, "the model and its metrics")
-    if record.get("params") != params.as_dict(exclude={"quality"}):
+    if record.get("params") != params.as_dict(exclude={"quality", "search"}):
         pytest.fail(
             "the model and its metrics are from other inputs (model params changed since the pipeline ran); "
             "run `dvc repro`",
