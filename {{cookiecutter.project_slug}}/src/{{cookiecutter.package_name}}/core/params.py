@@ -137,7 +137,7 @@ class SearchParams(_Strict):
     timeout_minutes: float = Field(60.0, gt=0)  # no new trials after this long
     cv_folds: int = Field(5, ge=2, le=50)  # folds of the training split
     workers: int = Field(2, ge=0)  # trials at once on this machine; 0: one per core
-    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    space: dict[str, dict[str, Any] | None] = Field(default_factory=dict)  # None: the type as it is
 
 
 class Params(_Strict):
