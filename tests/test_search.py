@@ -82,10 +82,11 @@ def test_search_records_reproducible_trials_ranks_them_and_applies_the_best(tmp_
     project = bake(tmp_path / "out")
     env = environment(project)
 
-    def sh(*command: str, check: bool = True, extra: dict | None = None):
-        return run(list(command), project, env={**env, **(extra or {})}, check=check)
+    def sh(*command: str, check: bool = True):
+        return run(list(command), project, env=env, check=check)
 
-    run([str(TOOLS_BIN / "uv"), "sync", "--quiet", "--locked", "--group", "cluster", "--python", sys.executable], project)
+    uv = str(TOOLS_BIN / "uv")
+    run([uv, "sync", "--quiet", "--locked", "--group", "cluster", "--python", sys.executable], project)
     params = project / "params.yaml"
     text = params.read_text()
     text = re.sub(r"trials: \d+ ", f"trials: {TRIALS} ", text)
@@ -127,9 +128,7 @@ def test_search_records_reproducible_trials_ranks_them_and_applies_the_best(tmp_
     assert f"by {FOLDS}-fold cross-validation on the training split" in table
     assert (project / "reports/leaderboard/leaderboard.png").read_bytes().startswith(b"\x89PNG")
     winner = json.loads((project / "reports/search.json").read_text())
-    ranked = sorted(
-        (r for r in wide.values() if r["state"] == "complete"), key=lambda r: -r["cv"]["roc_auc"]["mean"]
-    )
+    ranked = sorted((r for r in wide.values() if r["state"] == "complete"), key=lambda r: -r["cv"]["roc_auc"]["mean"])
     assert winner["cv"]["roc_auc"]["mean"] == ranked[0]["cv"]["roc_auc"]["mean"]
     assert f"Best: `{winner['search']}-s" in table
     applied = yaml.safe_load(params.read_text())["model"]

@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -115,7 +116,7 @@ def configured(params: Params, model_type: str, values: dict[str, Any]) -> Param
     return Params.model_validate(raw)
 
 
-def load_training(params: Params, directory: Any = paths.PROCESSED_DIR) -> tuple[pd.DataFrame, Schema]:
+def load_training(params: Params, directory: Path = paths.PROCESSED_DIR) -> tuple[pd.DataFrame, Schema]:
     """The training split with the columns the folds need; a clear error when it is missing or stale."""
     try:
         frame, schema = data.load_part("train", directory)
