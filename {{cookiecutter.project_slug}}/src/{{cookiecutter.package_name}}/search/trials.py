@@ -245,8 +245,8 @@ def run(
     # Whole trials side by side, not one trial's folds: pruning needs each round's scores, and a batch's
     # trials are what the seed fixes. joblib's process workers cap each one's OpenMP and BLAS threads
     # at cores / workers, so HistGradientBoosting does not oversubscribe. Measured on 2 cores
-    # (tests/benchmarks/search.py, 12 trials of 5 folds): 13 trials a minute one at a time (its
-    # OpenMP threads on both cores), 24 with two workers.
+    # (tests/benchmarks/search.py, 12 trials of 5 folds): 13 to 14 trials a minute one at a time (its
+    # OpenMP threads on both cores), 21 to 24 with two workers.
     with joblib_backend() as where, joblib.Parallel(n_jobs=worker_count(workers)) as parallel:
         while asked < budget and time.monotonic() < deadline:
             batch = [study.ask() for _ in range(min(worker_count(workers), budget - asked))]
