@@ -84,6 +84,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
             )
         ),
         *(f"monitoring/{name}" for name in ("__init__", "monitor")),
+        *(f"search/{name}" for name in ("__init__", "experiments", "leaderboard", "session", "space", "trials")),
     ]
     unit = [
         "conftest",
@@ -105,6 +106,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "test_records",
         "test_report",
         "test_row_log",
+        "test_search_space",
         "test_service",
         "test_smoke",
         "test_traffic",
@@ -140,6 +142,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "monitoring/alerts.yml",
         "params.yaml",
         "pyproject.toml",
+        "reports/search.json",  # {} until `leaderboard --apply` writes the record of the trial it took
         "uv.lock",  # written by the post-generation hook, with its export for pip:
         "requirements.lock.txt",
         *(f"src/{package}/{name}.py" for name in modules),

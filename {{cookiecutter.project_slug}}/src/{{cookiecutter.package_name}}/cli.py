@@ -1,5 +1,6 @@
 """Command line: one subcommand per DVC stage (``data``, ``train``, ``export``, ``evaluate``), plus
-``adopt``, ``predict``, ``serve``, ``benchmark``, ``report``, ``gate``, ``monitor`` and ``add-labelled``.
+``adopt``, ``predict``, ``serve``, ``benchmark``, ``report``, ``gate``, ``monitor``, ``add-labelled``,
+``search`` and ``leaderboard``.
 
 ``dvc.yaml`` runs these same commands, so ``dvc repro`` and running a stage by hand do the
 same thing. Problems the user can fix print one ``error:`` line and exit with status 2.
@@ -11,6 +12,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -168,6 +170,45 @@ def _add_labelled(args: argparse.Namespace) -> None:
     print(f"labelled_rows={added.labelled_rows}")
     print(f"new_rows={added.new_rows}")
     print(f"file={added.path or ''}")
+
+
+def _search(args: argparse.Namespace) -> int:
+    from .search import session, trials
+    from .search.experiments import Record
+
+    def show(record: Record) -> None:
+        scores = record.cv.get(record.metric)
+        score = f"{scores['mean']:.4f} ± {scores['std']:.4f}" if scores else record.error
+        print(
+            f"search: {record.experiment} {record.model['type']} {record.metric} {score} ({record.state})", flush=True
+        )
+
+    shard = trials.Shard.parse(args.shard) if args.shard else trials.Shard()
+    name = args.name or "search-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    outcome = session.run(_params(args), name, args.trials, args.workers, shard, show=show)
+    best = outcome.best()
+    if best is None:
+        print(f"search: no trial of {outcome.search} completed; see the errors above", file=sys.stderr)
+        return 1
+    scores = best.cv[best.metric]
+    print(
+        f"search: {len(outcome.records)} trials recorded as experiments ({outcome.where}); best "
+        f"{best.experiment}: {best.metric} {scores['mean']:.4f} ± {scores['std']:.4f}. "
+        f"`dvc exp show` lists them; `{{ cookiecutter.package_name }} leaderboard --apply` takes the best"
+    )
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> None:
+    from .search import leaderboard
+
+    board = leaderboard.load(args.search)
+    written = leaderboard.write(board, args.output, args.top)
+    print(leaderboard.markdown(board, args.top), end="")
+    print(f"leaderboard: wrote {', '.join(str(path) for path in written)}")
+    if args.apply:
+        best = leaderboard.apply(board)
+        print(f"leaderboard: wrote {best.experiment}'s model section into {paths.PARAMS_PATH}; `dvc repro` trains it")
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -353,6 +394,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--connections", type=int, nargs="+", default=[1, 8], help="concurrent connections (default: 1 8)"
     )
     benchmark.set_defaults(handler=_benchmark)
+
+    search = stage(
+        "search",
+        _search,
+        "Try configurations of params.yaml's model section (its search section: space, metric, budget) by "
+        "cross-validation on the training split; record each as a DVC experiment (`dvc exp show`). "
+        "With $DASK_SCHEDULER_ADDRESS set, the fits run on that Dask cluster.",
+    )
+    search.add_argument("--name", help="the search's name, the experiments' prefix (default: search-<UTC time>)")
+    search.add_argument("--trials", type=int, help="the budget (default: search.trials); with --shard, the total")
+    search.add_argument("--workers", type=int, help="trials at once (default: search.workers; 0: one per core)")
+    search.add_argument(
+        "--shard", metavar="I/N", help="run shard I of N: its share of the budget, with a seed of its own"
+    )
+    board = commands.add_parser(
+        "leaderboard",
+        help="The trials of a search, best first, from its experiments: Markdown and a chart in "
+        "reports/leaderboard/; --apply writes the best into params.yaml.",
+    )
+    board.add_argument("--search", help="the search's name (default: the newest on the current commit)")
+    board.add_argument("--top", type=int, default=10, help="rows of the table (default: %(default)s)")
+    board.add_argument("--output", type=Path, default=paths.LEADERBOARD_DIR, help="default: %(default)s")
+    board.add_argument(
+        "--apply", action="store_true", help="write the best trial's model type and hyperparameters into params.yaml"
+    )
+    board.set_defaults(handler=_leaderboard)
 
     def comparison(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)

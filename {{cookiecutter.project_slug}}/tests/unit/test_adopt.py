@@ -17,7 +17,7 @@ from ruamel.yaml.comments import CommentedSeq
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.core import contract
 from {{ cookiecutter.package_name }}.core.errors import DataError
-from {{ cookiecutter.package_name }}.core.params import load_params
+from {{ cookiecutter.package_name }}.core.params import load_params, round_trip_yaml
 from {{ cookiecutter.package_name }}.pipeline import adopt, data
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def sample_card() -> str:
 def set_up_project(folder: Path, task: str) -> Path:
     """This project's params.yaml in folder, its comments kept, set back to a sample table of the task
     (with a small forest), and a sample model card."""
-    yaml_rt = adopt._yaml()
+    yaml_rt = round_trip_yaml()
     document = yaml_rt.load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))
     document["task"] = task
     document["data"].update(
@@ -53,6 +53,7 @@ def set_up_project(folder: Path, task: str) -> Path:
     document["data"]["exclude"] = nothing
     document["model"]["type"] = "random_forest"
     document["model"]["hyperparameters"] = {"n_estimators": 30}
+    document.pop("search", None)  # the task's own (its metric, its model types): not what adopt is about
     with (folder / "params.yaml").open("w", encoding="utf-8") as handle:
         yaml_rt.dump(document, handle)
     (folder / "MODEL_CARD.md").write_text(sample_card(), encoding="utf-8")

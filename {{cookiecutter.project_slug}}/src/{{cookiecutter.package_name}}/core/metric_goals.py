@@ -16,3 +16,8 @@ METRIC_GOALS = {
 UNIT_METRICS = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "r2"})
 # The metrics `adopt` bounds in params.yaml for each task (quality.minimum / quality.maximum).
 BOUNDED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("r2", "rmse", "mae")}
+# Every metric evaluate.py reports for each task, in its order (the search optimises one of them).
+TASK_METRICS = {
+    "classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
+    "regression": ("rmse", "mae", "r2"),
+}

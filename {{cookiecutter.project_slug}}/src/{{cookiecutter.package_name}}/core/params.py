@@ -8,7 +8,7 @@ with the key's path in the message.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -16,7 +16,11 @@ from pydantic_core import ErrorDetails
 
 from . import paths
 from .errors import ConfigError
+from .metric_goals import TASK_METRICS
 from .records import Task  # the two tasks: one definition, in the light module the records need
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 
 class _Strict(BaseModel):
@@ -120,6 +124,21 @@ class ExportParams(_Strict):
     max_model_mb: float = Field(40.0, gt=0)
 
 
+class SearchParams(_Strict):
+    """The ``search`` command's settings (search/): what to try, how to score it, how long.
+
+    ``space`` maps each model type to its hyperparameters, each a list of choices or a range
+    ``{low, high, log}``; search/space.py checks them and names the fix for a bad one.
+    """
+
+    metric: str = "roc_auc"  # one of the task's metrics (TASK_METRICS); its direction is METRIC_GOALS'
+    trials: int = Field(30, ge=1)  # the budget, the current model section included
+    timeout_minutes: float = Field(60.0, gt=0)  # no new trials after this long
+    cv_folds: int = Field(5, ge=2, le=50)  # folds of the training split
+    workers: int = Field(2, ge=0)  # trials at once on this machine; 0: one per core
+    space: dict[str, dict[str, Any] | None] = Field(default_factory=dict)  # None: the type as it is
+
+
 class Params(_Strict):
     task: Task = "classification"
     seed: int = 42
@@ -129,11 +148,17 @@ class Params(_Strict):
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     quality: QualityParams = Field(default_factory=QualityParams)
     monitoring: MonitoringParams = Field(default_factory=MonitoringParams)
+    search: SearchParams | None = None
 
     @model_validator(mode="after")
     def _task_specific_fields(self) -> Params:
         if self.task == "regression" and self.data.split == "stratified":
             raise ValueError("data.split: stratified is for classification; use random, group or time")
+        if self.search is not None and self.search.metric not in TASK_METRICS[self.task]:
+            raise ValueError(
+                f"search.metric: {self.search.metric!r} is not a {self.task} metric; "
+                f"choose one of {list(TASK_METRICS[self.task])}"
+            )
         return self
 
     def as_dict(self, exclude: set[str] | None = None, include: set[str] | None = None) -> dict[str, Any]:
@@ -165,3 +190,51 @@ def _describe(error: ErrorDetails) -> str:
     if error["type"] == "missing":
         return f"{where}: missing"
     return f"{where}: {error['msg']} (got {error['input']!r})"
+
+
+def round_trip_yaml() -> YAML:
+    """A YAML reader and writer that keeps params.yaml's comments, order and layout (ruamel.yaml).
+
+    For the commands that edit the file (``adopt``, the search's trials and ``leaderboard --apply``):
+    its comments are its documentation.
+    """
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.width = 4096  # never rewrap a long comment or value
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.representer.add_representer(
+        type(None), lambda representer, _: representer.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return yaml
+
+
+def with_model(text: str, model_type: str, hyperparameters: dict[str, Any]) -> str:
+    """params.yaml's text with ``model.type`` and ``model.hyperparameters`` set, every comment kept.
+
+    A hyperparameter that stays keeps the comment beside it; one the new configuration lacks goes.
+    """
+    import io
+
+    from ruamel.yaml.comments import CommentedMap
+
+    yaml = round_trip_yaml()
+    document = yaml.load(text)
+    model = document.get("model")
+    if not isinstance(model, dict):
+        model = document["model"] = CommentedMap()
+    model["type"] = model_type
+    settings = model.get("hyperparameters")
+    if not isinstance(settings, dict):
+        settings = model["hyperparameters"] = CommentedMap()
+    for name in [name for name in settings if name not in hyperparameters]:
+        del settings[name]
+    for name, value in hyperparameters.items():
+        settings[name] = value
+    if hyperparameters:
+        settings.fa.set_block_style()
+    else:
+        settings.fa.set_flow_style()
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    return buffer.getvalue()

@@ -8,6 +8,7 @@ library only: every command imports it, ``--help`` included.
 from pathlib import Path
 
 PARAMS_PATH = Path("params.yaml")  # the pipeline's settings (see params.py)
+DVC_LOCK_PATH = Path("dvc.lock")  # the pipeline's last run: the hashes of its inputs and outputs
 CONTRACT_PATH = Path("data-contract.yaml")  # the data contract: the raw table's columns and rules
 MODEL_CARD_PATH = Path("MODEL_CARD.md")  # the card's hand-written parts
 
@@ -38,3 +39,7 @@ MODEL_CARD_REPORT_PATH = REPORTS_DIR / "model-card.md"
 REVIEW_PATH = REPORTS_DIR / "model-review.json"
 SMOKE_CASES_PATH = REPORTS_DIR / "smoke-cases.json"
 MONITOR_DIR = REPORTS_DIR / "monitor"
+# The search: one trial's record (a metrics file of dvc.yaml, kept in each experiment; in Git, the record
+# of the trial `leaderboard --apply` took), and the leaderboard (Markdown and chart, not committed).
+SEARCH_RECORD_PATH = REPORTS_DIR / "search.json"
+LEADERBOARD_DIR = REPORTS_DIR / "leaderboard"

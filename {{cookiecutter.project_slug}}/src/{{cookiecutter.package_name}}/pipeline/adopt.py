@@ -33,7 +33,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,11 +42,8 @@ from ..core import contract as contracts
 from ..core import paths
 from ..core.errors import ConfigError, DataError, rows
 from ..core.metric_goals import BOUNDED, METRIC_GOALS, UNIT_METRICS
-from ..core.params import DataParams, Params, load_params
+from ..core.params import DataParams, Params, load_params, round_trip_yaml
 from . import data
-
-if TYPE_CHECKING:
-    from ruamel.yaml import YAML
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 SAMPLE_PREFIX = "sklearn:"
@@ -476,18 +473,6 @@ def _nice_up(value: float) -> float | int:
 # --- params.yaml, keeping its comments ---------------------------------------------------------
 
 
-def _yaml() -> YAML:
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.width = 4096  # never rewrap a long comment or value
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.representer.add_representer(
-        type(None), lambda representer, _: representer.represent_scalar("tag:yaml.org,2002:null", "null")
-    )
-    return yaml
-
-
 @dataclass(frozen=True)
 class Settings:
     """What adopt sets in params.yaml."""
@@ -501,7 +486,7 @@ def update_params(text: str, settings: Settings) -> tuple[str, list[str]]:
     """The new params.yaml text, and one line per changed value ("data.source: sklearn -> file")."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    yaml = _yaml()
+    yaml = round_trip_yaml()
     document = yaml.load(text)
     before = _plain(document)
     data_section = _section(document, "data", CommentedMap)
@@ -533,7 +518,7 @@ def update_params(text: str, settings: Settings) -> tuple[str, list[str]]:
 
 def _exclude_comments(text: str) -> dict[str, str]:
     """The comment beside each entry of data.exclude in params.yaml: the reason it is left out."""
-    document = _yaml().load(text)
+    document = round_trip_yaml().load(text)
     entries = (document.get("data") or {}).get("exclude") if isinstance(document, dict) else None
     if entries is None or not hasattr(entries, "ca"):
         return {}

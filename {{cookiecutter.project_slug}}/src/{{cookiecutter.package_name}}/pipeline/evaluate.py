@@ -232,7 +232,7 @@ def run(
             duplicates=schema.duplicates,
             inputs=schema.inputs,  # what the data stage's fingerprint was
         ),
-        params=params.as_dict(exclude={"quality"}),  # what the model depends on
+        params=params.as_dict(exclude={"quality", "search"}),  # what the model depends on
         metrics=scores,
         libraries=library_versions(),
     ).write(metadata_path)
