@@ -225,3 +225,36 @@ def test_beyond_the_connection_limit_a_request_gets_503_at_once(server):
     finally:
         for sock in fillers:
             sock.close()
+
+
+def read_answer(sock: socket.socket) -> tuple[bytes, bytes, int]:
+    """The head and body of one answer, and how many reads they took (blocking, within the socket's timeout)."""
+    data, reads = b"", 0
+    while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < content_length(data):
+        chunk = sock.recv(1 << 20)
+        assert chunk, f"the server closed the connection after {data!r}"
+        data, reads = data + chunk, reads + 1
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head, body, reads
+
+
+def content_length(data: bytes) -> int:
+    head = data.partition(b"\r\n\r\n")[0].lower()
+    return int(head.split(b"content-length: ")[1].split(b"\r\n")[0]) if b"content-length: " in head else 0
+
+
+def test_an_answer_comes_in_one_piece_and_answers_without_a_body_are_not_held(server, split):
+    _, test, schema = split
+    body = json.dumps({"rows": export.request_rows(test.head(100)[schema.features], schema.feature_types)}).encode()
+    post = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    with socket.create_connection((HOST, server.port), timeout=30) as sock:  # a held answer fails, never blocks
+        sock.sendall(post + b"\r\n" + body)
+        head, answer, reads = read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 200") and len(json.loads(answer)["predictions"]) == 100
+        assert reads == 1, "the head and the body come in one write (one segment: the client woken once)"
+        sock.sendall(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n")  # a length, but no body follows
+        assert sock.recv(65536).startswith(b"HTTP/1.1 405")
+        sock.sendall(post + b"Expect: 100-continue\r\n\r\n")  # the client waits for 100 Continue
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        assert read_answer(sock)[0].startswith(b"HTTP/1.1 200")

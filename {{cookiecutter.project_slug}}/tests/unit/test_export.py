@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from {{ cookiecutter.package_name }}.core import artifact, paths
+from {{ cookiecutter.package_name }}.core.errors import ArtifactError
 from {{ cookiecutter.package_name }}.core.params import Params
 from {{ cookiecutter.package_name }}.core.records import ServingRecord
 from {{ cookiecutter.package_name }}.pipeline import data, evaluate, export, train
@@ -86,6 +87,31 @@ def test_hist_gradient_boosting_is_exported_with_parity(pipeline, task):
     assert difference <= record.parity["tolerance"]
 
 
+def test_the_graph_takes_one_matrix_per_kind_and_refuses_one_input_per_feature(pipeline, monkeypatch):
+    pipeline(type="hist_gradient_boosting", hyperparameters={"max_iter": 5})
+    model, (_, _, schema) = artifact.load_model(), data.load_split()
+    session = export.session(export.convert(model, schema.feature_types))
+    assert [(value.name, value.shape[-1]) for value in session.get_inputs()] == [("numbers", len(schema.features))]
+    assert export.onnx_inputs(session, schema.feature_types) == {"numbers": schema.features}
+    monkeypatch.setattr(export, "_group_inputs", lambda *_: None)  # as exported before the inputs were grouped
+    older = export.session(export.convert(model, schema.feature_types))
+    with pytest.raises(ArtifactError, match=r"not one matrix per kind of feature.*older version.*run `dvc repro`"):
+        export.onnx_inputs(older, schema.feature_types)
+
+
+def test_features_named_like_the_graph_s_inputs_convert_with_parity(workdir, mixed_table, contract_of):
+    frame = pd.read_csv(mixed_table).rename(columns={"colour": "text", "size": "numbers"})
+    frame.to_csv(mixed_table, index=False)
+    contract_of(workdir, pd.read_csv(mixed_table, dtype=str), "grade", "classification")
+    target = {"source": "file", "path": str(mixed_table), "target": "grade", "split": "stratified"}
+    params = Params.model_validate({"data": target, "model": {"type": "hist_gradient_boosting"}})
+    data.run(params)
+    train.run(params)
+    record = export.run()  # the parity check included
+    assert record.runtime == "onnx", record.fallback_reason
+    assert record.onnx_inputs == {"numbers": ["numbers", "weight"], "text": ["text"]}
+
+
 def test_native_categorical_splits_are_served_by_scikit_learn_with_the_reason():
     codes = np.tile([0.0, 1.0, 2.0, np.nan], 30).reshape(-1, 1)
     model = HistGradientBoostingClassifier(max_iter=3, categorical_features=[True]).fit(codes, codes.ravel() == 1.0)
@@ -149,7 +175,7 @@ def test_a_forest_takes_scikit_learn_s_branch_at_every_threshold(pipeline, task)
                 rows.append(scale.inverse_transform(scaled.reshape(1, -1))[0])
     rows = pd.DataFrame(rows, columns=schema.features)
     session = export.session(export.convert(model, schema.feature_types))
-    inputs = export.frame_feeds(rows, schema.feature_types, export.input_names(session))
+    inputs = export.frame_feeds(rows, export.onnx_inputs(session, schema.feature_types))
     served, offline = export.onnx_outputs(session, inputs, task), export.scikit_learn_outputs(model, rows, task)
     # Another branch would differ by a leaf's share of the vote; float32 sums differ by far less.
     np.testing.assert_allclose(served, offline, rtol=export.RELATIVE_TOLERANCE, atol=export.PROBABILITY_TOLERANCE)
@@ -165,7 +191,7 @@ class Probabilities:
         return self.rows
 
     def get_inputs(self):
-        return [type("Input", (), {"name": "x"})()]
+        return [type("Input", (), {"name": "numbers", "type": "tensor(double)", "shape": [None, 1]})()]
 
     def run(self, _, __):
         return [None, self.rows]
@@ -218,8 +244,8 @@ def test_a_pipeline_of_text_and_numbers_converts_with_parity(mixed_table, model_
     # Rows the test split never had: an unknown category, empty cells of both kinds.
     session = export.session(paths.ONNX_PATH.read_bytes())
     rows = {"colour": ["violet", None, "red"], "size": [None, 3.0, 11.0], "weight": [50.0, None, 47.5]}
-    served = export.onnx_outputs(
-        session, export.feeds(rows, record.feature_types, export.input_names(session)), "classification"
-    )
+    assert record.onnx_inputs == {"numbers": ["size", "weight"], "text": ["colour"]}
+    inputs = export.onnx_inputs(session, record.feature_types)
+    served = export.onnx_outputs(session, export.feeds(rows, inputs), "classification")
     offline = artifact.load_model().predict_proba(data.model_input(pd.DataFrame(rows), record.feature_types))
     np.testing.assert_allclose(served, offline, atol=export.PROBABILITY_TOLERANCE)

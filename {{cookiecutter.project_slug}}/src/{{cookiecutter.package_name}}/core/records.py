@@ -173,6 +173,7 @@ class ServingRecord(_JsonRecord):
     prediction_deciles: list[float] = field(default_factory=list)  # regression: the answers' histogram buckets
     onnx_file: str | None = None
     onnx_sha256: str | None = None  # the service loads the ONNX file only if it matches
+    onnx_inputs: dict[str, list[str]] | None = None  # the graph's inputs by kind (numbers, text): their features
     parity: dict[str, Any] | None = None  # ONNX against scikit-learn: rows, largest difference, tolerance
     fallback_reason: str | None = None  # why scikit-learn serves, when ONNX cannot
     libraries: dict[str, str] = field(default_factory=dict)

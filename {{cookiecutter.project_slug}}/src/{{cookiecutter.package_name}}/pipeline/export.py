@@ -6,9 +6,13 @@ skops model it was made from, the features with their types, categories and whet
 data contract allows them empty (the service builds its request schema from them), and how
 closely ONNX matched scikit-learn.
 
-The graph has one input per feature, named after it: numeric and boolean columns as
-``float64`` (NaN for an empty cell), categorical ones as text, where an empty cell is the
-empty string (ONNX text cannot be NaN). :func:`feeds` builds these inputs from rows.
+The graph has one input per kind of feature, each a matrix of one row per row and one column
+per feature in training order (:func:`input_groups`): ``numbers``, the numeric and boolean
+features as ``float64`` (NaN for an empty cell), and ``text``, the categorical ones, where an
+empty cell is the empty string (ONNX text cannot be NaN). Two inputs cost onnxruntime far less
+per call than one per feature (see :func:`_group_inputs`). ``serving.json`` records them
+(``onnx_inputs``), and the service checks its graph against the record (:func:`onnx_inputs`).
+:func:`feeds` builds these inputs from rows.
 
 Three adapters make the whole pipeline convert:
 
@@ -56,6 +60,7 @@ import copy
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +76,7 @@ if TYPE_CHECKING:  # the service imports this module: it needs neither pandas no
     from ..core.params import Params
 
 TEXT_TYPES = ("categorical",)  # features given to the graph as text; the others as float64
+NUMBERS, TEXT = "numbers", "text"  # the graph's inputs: one (rows, features) matrix per kind (input_groups)
 
 PROBABILITY_TOLERANCE = 1e-5  # classification: largest |ONNX - scikit-learn| of a probability
 RELATIVE_TOLERANCE = 1e-5  # regression: |ONNX - scikit-learn| <= this * max(1, |scikit-learn|)
@@ -378,49 +384,146 @@ def convert(model: Any, feature_types: dict[str, str]) -> bytes:
         graph.graph.output.extend(outputs)
         if not any(imported.domain == "ai.onnx.ml" for imported in graph.opset_import):
             graph.opset_import.append(helper.make_opsetid("ai.onnx.ml", TARGET_OPSET["ai.onnx.ml"]))
-        return graph.SerializeToString()
-    if _casts_to_float32(estimator):
-        adapters[type(estimator)] = _forest_after_float32_cast(get_converter(get_model_alias(type(estimator))))
-    # Probabilities as a tensor, not a list of dictionaries.
-    options = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
-    return _skl2onnx(model, feature_types, adapters, options).SerializeToString()
+    else:
+        if _casts_to_float32(estimator):
+            adapters[type(estimator)] = _forest_after_float32_cast(get_converter(get_model_alias(type(estimator))))
+        # Probabilities as a tensor, not a list of dictionaries.
+        options = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
+        graph = _skl2onnx(model, feature_types, adapters, options)
+    _group_inputs(graph.graph, feature_types)
+    return graph.SerializeToString()
 
 
-def input_names(onnx_session: Any) -> list[str]:
-    """The graph's input names, in feature order (skl2onnx may have replaced characters such as spaces)."""
-    return [node.name for node in onnx_session.get_inputs()]
+def input_groups(feature_types: dict[str, str]) -> dict[str, list[str]]:
+    """The graph's inputs by kind, each with its features in training order: ``numbers`` (numeric and
+    boolean features, float64) and ``text`` (categorical ones); a kind the table lacks has no input."""
+    groups = {
+        NUMBERS: [name for name, kind in feature_types.items() if kind not in TEXT_TYPES],
+        TEXT: [name for name, kind in feature_types.items() if kind in TEXT_TYPES],
+    }
+    return {group: features for group, features in groups.items() if features}
 
 
-def feeds(columns: Mapping[str, Sequence], feature_types: dict[str, str], names: list[str]) -> dict[str, np.ndarray]:
-    """The graph's inputs (``names``, in feature order) for rows given column by column as JSON-like
-    values: numbers and booleans as float64 (None -> NaN), text as it is (None or blank -> "")."""
-    inputs, numeric = {}, []
-    for name, (feature, kind) in zip(names, feature_types.items(), strict=True):
-        if kind in TEXT_TYPES:
-            cells = ["" if value is None or not str(value).strip() else str(value) for value in columns[feature]]
-            inputs[name] = np.array(cells, dtype=object).reshape(-1, 1)
+def _group_inputs(graph: Any, feature_types: dict[str, str]) -> None:
+    """Replace skl2onnx's inputs, one per feature, by one input per kind (:func:`input_groups`), in place.
+
+    Measured on 2 cores (HistGradientBoosting, 30 features): onnxruntime answers 100 rows in about 120 us
+    from one (n, 30) input against 210 us from 30 (n, 1) inputs and their Concat, and one row in 13 us
+    against 37 us: each input costs a check and a copy per call. Where the graph concatenates every
+    feature of a kind in order (a table of numbers only), the grouped input replaces that Concat; otherwise
+    a Split gives each per-feature name back its column, and the rest of the graph is unchanged.
+    """
+    from onnx import TensorProto, helper
+
+    per_feature = dict(zip(feature_types, (value.name for value in graph.input), strict=True))
+    taken = {name for node in graph.node for name in (*node.input, *node.output)} | set(per_feature.values())
+    taken |= {tensor.name for tensor in graph.initializer}
+    for feature, name in per_feature.items():
+        if name in (NUMBERS, TEXT):  # a feature named so: its column takes another name inside the graph
+            renamed, number = f"{name}_column", 1
+            while renamed in taken:
+                renamed, number = f"{name}_column{number}", number + 1
+            taken.add(renamed)
+            per_feature[feature] = renamed
+            for node in graph.node:
+                node.input[:] = [renamed if value == name else value for value in node.input]
+    inner = {name for node in graph.node for name in node.output} | {tensor.name for tensor in graph.initializer}
+    if inner & {NUMBERS, TEXT}:
+        raise ValueError(f"the graph already names an inner value {NUMBERS!r} or {TEXT!r}")
+    readers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    added = []
+    for group, features in input_groups(feature_types).items():
+        names = [per_feature[feature] for feature in features]
+        concat = readers.get(names[0], [None])[0]
+        whole = (
+            concat is not None
+            and concat.op_type == "Concat"
+            and list(concat.input) == names
+            and all(readers[name] == [concat] for name in names)
+            and any(attribute.name == "axis" and attribute.i in (1, -1) for attribute in concat.attribute)
+        )
+        if whole:  # the Concat of every feature of the kind: the grouped input is its output already
+            concat.op_type, concat.name = "Identity", f"{group}_whole"
+            del concat.input[:], concat.attribute[:]
+            concat.input.append(group)
+        elif len(names) == 1:
+            added.append(helper.make_node("Identity", [group], names, name=f"{group}_column"))
         else:
-            numeric.append((name, feature))
-    if numeric:  # one conversion for all of them (numpy reads None as NaN), then a view per input
-        matrix = np.array([columns[feature] for _, feature in numeric], dtype=np.float64)
-        inputs.update((name, values.reshape(-1, 1)) for (name, _), values in zip(numeric, matrix, strict=True))
-    return inputs
+            added.append(helper.make_node("Split", [group], names, axis=1, name=f"{group}_columns"))
+        kind = TensorProto.STRING if group == TEXT else TensorProto.DOUBLE
+        added_input = helper.make_tensor_value_info(group, kind, [None, len(features)])
+        graph.input.append(added_input)
+    del graph.input[: len(per_feature)]
+    for position, node in enumerate(added):  # before every node that reads them
+        graph.node.insert(position, node)
+
+
+def onnx_inputs(onnx_session: Any, feature_types: dict[str, str]) -> dict[str, list[str]]:
+    """The graph's inputs and the features each holds (:func:`input_groups`), once the session is seen to
+    take exactly them; a graph with other inputs (one per feature: exported before they were grouped, or
+    for other features) is refused with the fix."""
+    expected = input_groups(feature_types)
+    wanted = {name: (_ONNX_TYPES[name], len(features)) for name, features in expected.items()}
+    found = {value.name: (value.type, (value.shape or [None])[-1]) for value in onnx_session.get_inputs()}
+    if found != wanted:
+        shown = ", ".join(f"{name} {kind} x {width}" for name, (kind, width) in found.items())
+        raise ArtifactError(
+            f"the ONNX graph takes {len(found)} inputs ({shown[:200]}), not one matrix per kind of feature "
+            f"({', '.join(f'{name} x {len(features)}' for name, features in expected.items())}): it was "
+            "exported by an older version of this code or for other features; run `dvc repro`"
+        )
+    return expected
+
+
+_ONNX_TYPES = {NUMBERS: "tensor(double)", TEXT: "tensor(string)"}
+
+
+def feeds(columns: Mapping[str, Sequence], inputs: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """The graph's inputs (:func:`onnx_inputs`) for rows given column by column as JSON-like values: numbers
+    and booleans as one float64 matrix (None -> NaN), text as one matrix of text (None or blank -> "")."""
+    fed = {}
+    for name, features in inputs.items():
+        if name == TEXT:
+            cells = [
+                ["" if value is None or not str(value).strip() else str(value) for value in columns[feature]]
+                for feature in features
+            ]
+            fed[name] = np.array(cells, dtype=object).T.copy()
+        else:
+            fed[name] = _matrix([columns[feature] for feature in features])
+    return fed
+
+
+def _matrix(columns: list[Sequence]) -> np.ndarray:
+    """Columns of numbers (None for an empty cell) as one float64 matrix of rows, in C order: onnxruntime
+    copies a transposed view cell by cell (200 us against 120 us for 100 rows of 30 features)."""
+    rows = len(columns[0])
+    if any(len(values) != rows for values in columns):
+        raise ValueError("the columns hold different numbers of rows")
+    try:  # one pass over every cell: 50 us for 100 rows of 30 features, where np.array takes 80
+        flat = np.fromiter(chain.from_iterable(columns), np.float64, len(columns) * rows)
+    except TypeError:  # an empty cell (None), which np.array reads as NaN
+        return np.array(columns, dtype=np.float64).T.copy()
+    return flat.reshape(len(columns), rows).T.copy()
 
 
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def frame_feeds(frame: pd.DataFrame, feature_types: dict[str, str], names: list[str]) -> dict[str, np.ndarray]:
+def frame_feeds(frame: pd.DataFrame, inputs: dict[str, list[str]]) -> dict[str, np.ndarray]:
     """:func:`feeds` for a frame already prepared by ``data.model_input`` (text cells, NaN when empty)."""
-    inputs = {}
-    for name, (feature, kind) in zip(names, feature_types.items(), strict=True):
-        values = frame[feature]
-        if kind in TEXT_TYPES:
-            inputs[name] = values.where(values.notna(), "").to_numpy(dtype=object).reshape(-1, 1)
+    fed = {}
+    for name, features in inputs.items():
+        values = frame[features]
+        if name == TEXT:
+            fed[name] = np.ascontiguousarray(values.where(values.notna(), "").to_numpy(dtype=object))
         else:
-            inputs[name] = np.ascontiguousarray(values.to_numpy(dtype=np.float64).reshape(-1, 1))
-    return inputs
+            fed[name] = np.ascontiguousarray(values.to_numpy(dtype=np.float64, na_value=np.nan))
+    return fed
 
 
 def request_rows(frame: pd.DataFrame, feature_types: dict[str, str]) -> list[dict[str, Any]]:
@@ -481,7 +584,8 @@ def parity(
     rows (:func:`scikit_learn_outputs`), when computed already (then ``model`` is not used)."""
     feature_types = feature_types or dict.fromkeys(features.columns, "numeric")
     matrix = features
-    actual = onnx_outputs(onnx_session, frame_feeds(features, feature_types, input_names(onnx_session)), task)
+    inputs = frame_feeds(features, onnx_inputs(onnx_session, feature_types))
+    actual = onnx_outputs(onnx_session, inputs, task)
     if expected is None:
         expected = scikit_learn_outputs(model, features, task)
     if task == "classification":
@@ -636,6 +740,7 @@ def run(
         onnx_file=onnx_path.name,
         onnx_sha256=onnx_sha256,
         parity={**checked, "test_rows": test_rows},
+        onnx_inputs=onnx_inputs(onnx_session, schema.feature_types),  # the service checks its graph against it
     )
     record.write(serving_path)
     return record

@@ -63,16 +63,17 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from starlette.requests import ClientDisconnect
@@ -444,18 +445,6 @@ def _add_predict(
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
     }
 
-    @app.post(
-        "/predict",
-        response_model=None,
-        openapi_extra={"requestBody": request_body},
-        responses={
-            200: {"model": PredictResponse},
-            413: {"model": Problems, "description": "body above the size limit"},
-            415: {"model": Problems, "description": "not application/json"},
-            422: {"model": Problems, "description": "invalid rows or columns: each problem names the field"},
-            **NOT_READY,
-        },
-    )
     async def predict(request: Request) -> Response:
         """Predict for a batch of raw rows (one or more), given row by row (``rows``, see the Row schema) or
         column by column (``columns``, see the Columns schema): every feature, in both forms."""
@@ -481,6 +470,35 @@ def _add_predict(
             row_log.write(request.state.request_id, columns, answered)
         answers = _ANSWERS.dump_json(answered)
         return Response(b"".join((head, answers, b"}")), media_type="application/json")
+
+    app.router.add_api_route(
+        "/predict",
+        predict,
+        methods=["POST"],
+        response_model=None,
+        openapi_extra={"requestBody": request_body},
+        responses={
+            200: {"model": PredictResponse},
+            413: {"model": Problems, "description": "body above the size limit"},
+            415: {"model": Problems, "description": "not application/json"},
+            422: {"model": Problems, "description": "invalid rows or columns: each problem names the field"},
+            **NOT_READY,
+        },
+        route_class_override=_DirectRoute,
+    )
+
+
+class _DirectRoute(APIRoute):
+    """A route whose endpoint takes the request and returns the response itself (``POST /predict``).
+
+    FastAPI documents it like any route (OpenAPI, from the same arguments) but calls the endpoint
+    directly: its per-request handler (dependency solving, endpoint context, response checks) has
+    nothing to do here and cost about 50 us of the 100-row request's 0.8 ms on 2 cores. FastAPI's
+    documented hook for this is ``get_route_handler``.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return cast(Callable[[Request], Coroutine[Any, Any, Response]], self.endpoint)
 
 
 def _refused(problems: list[dict[str, Any]], traffic: ModelTraffic) -> JSONResponse:
