@@ -40,12 +40,13 @@ def test_the_templates_own_workflows_pass_the_linters():
 def test_the_workflows_of_every_pairwise_bake_pass_the_linters(pairwise_bake):
     """Every remote type meets every comment tool, deploy target and Python version (conftest.py)."""
     _, project = pairwise_bake
-    # CI, report, update, deploy, model health.
+    # CI, report, update, deploy, model health, search.
     assert [path.name for path in workflow_files(project / ".github")] == [
         "ci.yml",
         "deploy.yml",
         "model-health.yml",
         "pr-report.yml",
+        "search.yml",
         "template-update.yml",
     ]
     lint(project / ".github")
