@@ -126,6 +126,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         ".github/workflows/deploy.yml",
         ".github/workflows/model-health.yml",
         ".github/workflows/pr-report.yml",
+        ".github/workflows/search.yml",
         ".github/workflows/template-update.yml",
         ".gitignore",
         ".pre-commit-config.yaml",

@@ -40,12 +40,13 @@ def test_the_templates_own_workflows_pass_the_linters():
 def test_the_workflows_of_every_pairwise_bake_pass_the_linters(pairwise_bake):
     """Every remote type meets every comment tool, deploy target and Python version (conftest.py)."""
     _, project = pairwise_bake
-    # CI, report, update, deploy, model health.
+    # CI, report, update, deploy, model health, search.
     assert [path.name for path in workflow_files(project / ".github")] == [
         "ci.yml",
         "deploy.yml",
         "model-health.yml",
         "pr-report.yml",
+        "search.yml",
         "template-update.yml",
     ]
     lint(project / ".github")
@@ -81,7 +82,7 @@ def test_the_templates_workflows_and_actions_hold_no_jinja_statement():
     # writes it (hooks/expressions.py), and the only Jinja left is an inline {{ }} of an answer or
     # of a derived value (hooks/derived.py).
     files = sorted(path for path in PROJECT_GITHUB.rglob("*.yml") if {"workflows", "actions"} & set(path.parts))
-    assert len(files) == 3 + 4 + 2 + 6, [path.relative_to(PROJECT_GITHUB).as_posix() for path in files]
+    assert len(files) == 4 + 4 + 2 + 6, [path.relative_to(PROJECT_GITHUB).as_posix() for path in files]
     for path in files:
         text = path.read_text(encoding="utf-8")
         for line in text.splitlines():
