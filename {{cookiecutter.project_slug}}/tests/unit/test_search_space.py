@@ -52,15 +52,20 @@ def test_the_project_space_holds_the_current_model():
     assert params.model.type in space.types
 
 
-def test_the_current_model_must_be_a_point_of_the_space():
+def test_the_space_is_widened_to_hold_the_current_model():
     params = load_params(PROJECT_PARAMS)
     known = estimators(params)
     elsewhere = {name: {} for name in known if name != params.model.type}
-    with pytest.raises(ConfigError, match=rf"no entry for model.type '{params.model.type}'.*add it under search.space"):
-        spaces.check_current(spaces.parse(elsewhere), params.model.type, {})
-    narrow = spaces.parse({params.model.type: {"max_iter": {"low": 1000, "high": 2000}}})
-    with pytest.raises(ConfigError, match=r"does not hold the current value .*widen it"):
-        spaces.check_current(narrow, params.model.type, {"max_iter": 100})
+    widened = spaces.including_current(spaces.parse(elsewhere), params.model.type, {})
+    assert widened.types[params.model.type] == {}  # the current type joins, its settings as they are
+    narrow = spaces.parse({params.model.type: {"max_iter": {"low": 1000, "high": 2000}, "l2": [0.0, 1.0]}})
+    widened = spaces.including_current(narrow, params.model.type, {"max_iter": 100, "l2": 0.5})
+    assert widened.types[params.model.type] == {
+        "max_iter": spaces.Range(100.0, 2000.0, log=False, whole=True),
+        "l2": spaces.Choices((0.0, 1.0, 0.5)),
+    }
+    with pytest.raises(ConfigError, match=r"max_iter is a range but the current value is 'auto'; write the choices"):
+        spaces.including_current(narrow, params.model.type, {"max_iter": "auto", "l2": 0.0})
 
 
 def test_an_unknown_model_type_or_hyperparameter_is_refused():

@@ -134,25 +134,37 @@ def contains(dimension_: Dimension, value: object) -> bool:
     return dimension_.low <= number <= dimension_.high and (not dimension_.whole or number == int(number))
 
 
-def check_current(space: Space, model_type: str, current: dict[str, Any], where: str = "search.space") -> None:
-    """The current configuration must be a point of the space: it is the search's first trial."""
-    if model_type not in space.types:
-        raise ConfigError(
-            f"params.yaml: {where} has no entry for model.type {model_type!r}, the current model and the first "
-            f"trial; add it under {where}, with its ranges or as `{model_type}: null` (its settings as they are)"
-        )
-    for name, dimension_ in space.types[model_type].items():
+def including_current(space: Space, model_type: str, current: dict[str, Any], where: str = "search.space") -> Space:
+    """The space, widened where needed to hold the current configuration, the search's first trial.
+
+    A model tuned by hand beyond the ranges (a small forest for quick tests, a type the space
+    does not list) is still where the search starts: its type joins the space with its settings
+    as they are, a range is stretched to its value, a list of choices gains it.
+    """
+    types = dict(space.types)
+    dimensions = dict(types.get(model_type, {}))
+    for name, dimension_ in dimensions.items():
         if name not in current:
             raise ConfigError(
                 f"params.yaml: {where}.{model_type}.{name}: model.hyperparameters does not set it and its default "
                 f"is unknown; set {name} in model.hyperparameters"
             )
-        if not contains(dimension_, current[name]):
+        value = current[name]
+        if contains(dimension_, value):
+            continue
+        if isinstance(dimension_, Choices):
+            dimensions[name] = Choices((*dimension_.values, value))
+        elif _number(value) and not (dimension_.log and float(value) <= 0):
+            number = float(value)
+            whole = dimension_.whole and number == int(number)
+            dimensions[name] = Range(min(dimension_.low, number), max(dimension_.high, number), dimension_.log, whole)
+        else:  # text or null where the space has a range: the range cannot hold it
             raise ConfigError(
-                f"params.yaml: {where}.{model_type}.{name} does not hold the current value {current[name]!r} "
-                "(model.hyperparameters, or the estimator's default): widen it so the search starts from the "
-                "current model"
+                f"params.yaml: {where}.{model_type}.{name} is a range but the current value is {value!r}; "
+                "write the choices as a list that holds it"
             )
+    types[model_type] = dimensions
+    return Space(types)
 
 
 @dataclass(frozen=True)
@@ -183,5 +195,4 @@ def from_params(params: Params, estimators: dict[str, Estimator]) -> Space:
                 f"valid ones are {sorted(names or ())}"
             )
     known = estimators.get(params.model.type, Estimator(None, {}))
-    check_current(space, params.model.type, {**known.defaults, **params.model.hyperparameters})
-    return space
+    return including_current(space, params.model.type, {**known.defaults, **params.model.hyperparameters})
