@@ -134,12 +134,25 @@ def test_search_records_reproducible_trials_ranks_them_and_applies_the_best(tmp_
     applied = yaml.safe_load(params.read_text())["model"]
     assert {"type": applied["type"], "hyperparameters": applied["hyperparameters"]} == winner["model"]
     assert "# hist_gradient_boosting | random_forest" in params.read_text()  # the comments stay
+    # What the Model report shows of it: the search's size, the commit, the ranked trials, the current model's.
+    head = sh("git", "rev-parse", "HEAD").stdout.strip()
+    assert (winner["total"], winner["base"]) == (4, head) and "run" not in winner  # no --run-url given
+    assert [row["rank"] for row in winner["top"]] == [1, 2, 3, 4]
+    assert winner["top"][0]["experiment"] == f"{winner['search']}-s{winner['shard'][0]}-t{winner['trial']:03d}"
+    assert [row["experiment"] for row in winner["top"] if row["current"]] == ["wide-s1-t000"]
     sh("git", "checkout", "--", "params.yaml", "reports/search.json")
 
     # The fits on a Dask cluster: the same trials, so the same best.
     cluster = sh("python", "-c", ON_A_CLUSTER, PACKAGE, "search", "--name", "dask")
     assert "(Dask cluster at tcp://" in cluster.stdout
     assert scores(records(project, "dask")) == scores(first)
+
+    # The time budget: no new batch of trials once it is spent; the output says so and how to get more.
+    params.write_text(before.replace("timeout_minutes: 60 ", "timeout_minutes: 0.0001 "))
+    sh("git", "commit", "--quiet", "-am", "A search of a moment")
+    brief = sh(PACKAGE, "search", "--name", "brief", "--workers", "2")
+    assert sorted(records(project, "brief")) == ["brief-t000", "brief-t001"], "one batch of two workers, then time"
+    assert f"ended it after 2 of {TRIALS} trials; raise it in params.yaml" in brief.stdout
 
     # What a user gets wrong is one line naming the fix.
     params.write_text(before.replace("learning_rate: {low: 0.01, high: 0.3", "learning_rate: {low: 0.3, high: 0.01"))

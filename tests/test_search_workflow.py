@@ -84,6 +84,10 @@ def test_a_search_over_two_runners_proposes_its_winner_once(tmp_path):
     record = json.loads(git(project, "show", f"{proposed}:reports/search.json"))
     params = yaml.safe_load(git(project, "show", f"{proposed}:params.yaml"))
     assert record["search"] == NAME and record["state"] == "complete"
+    # For the Model report: the run, the commit, every trial ranked (four: all in its top five), main's model marked.
+    assert "/actions/runs/" in record["run"] and record["base"] == main and record["total"] == TRIALS
+    assert [row["rank"] for row in record["top"]] == [1, 2, 3, 4]
+    assert [row["experiment"] for row in record["top"] if row["current"]] == [f"{NAME}-s1-t000"]
     assert params["model"]["type"] == record["model"]["type"]
     assert {k: v for k, v in params["model"]["hyperparameters"].items() if v is not None} == {
         k: v for k, v in record["model"]["hyperparameters"].items() if v is not None

@@ -185,7 +185,14 @@ def _search(args: argparse.Namespace) -> int:
 
     shard = trials.Shard.parse(args.shard) if args.shard else trials.Shard()
     name = args.name or "search-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    outcome = session.run(_params(args), name, args.trials, args.workers, shard, show=show)
+    params = _params(args)
+    outcome = session.run(params, name, args.trials, args.workers, shard, show=show)
+    if len(outcome.records) < outcome.planned:
+        minutes = trials.searched(params).timeout_minutes
+        print(
+            f"search: the time budget (search.timeout_minutes: {minutes:g}) ended it after "
+            f"{len(outcome.records)} of {outcome.planned} trials; raise it in params.yaml for more"
+        )
     best = outcome.best()
     if best is None:
         print(f"search: no trial of {outcome.search} completed; see the errors above", file=sys.stderr)
@@ -207,7 +214,7 @@ def _leaderboard(args: argparse.Namespace) -> None:
     print(leaderboard.markdown(board, args.top), end="")
     print(f"leaderboard: wrote {', '.join(str(path) for path in written)}")
     if args.apply:
-        best = leaderboard.apply(board)
+        best = leaderboard.apply(board, run=args.run_url)
         print(f"leaderboard: wrote {best.experiment}'s model section into {paths.PARAMS_PATH}; `dvc repro` trains it")
 
 
@@ -418,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--output", type=Path, default=paths.LEADERBOARD_DIR, help="default: %(default)s")
     board.add_argument(
         "--apply", action="store_true", help="write the best trial's model type and hyperparameters into params.yaml"
+    )
+    board.add_argument(
+        "--run-url", default="", help="with --apply: the search's run, for the pull request's Model report"
     )
     board.set_defaults(handler=_leaderboard)
 

@@ -12,6 +12,7 @@ from {{ cookiecutter.package_name }}.core import paths
 from {{ cookiecutter.package_name }}.core.params import load_params
 from {{ cookiecutter.package_name }}.pipeline import data, evaluate, export, train
 from {{ cookiecutter.package_name }}.review import report
+from {{ cookiecutter.package_name }}.search.experiments import Record
 
 WEAK = {"n_estimators": 1, "max_depth": 1}
 STRONG = {"n_estimators": 30}
@@ -133,3 +134,72 @@ def test_the_latency_is_the_served_runtimes_and_labelled(runs, workdir, monkeypa
     assert rows[0].endswith("ms (scikit-learn) |") and "ms (ONNX Runtime) |" in rows[0]
     base_cell, head_cell = rows[1].split("|")[2:4]
     assert base_cell.strip().endswith(" ms") and head_cell.strip() == "served so (above)"
+
+
+RUN = "https://github.com/acme/tumour-classifier/actions/runs/123"
+
+
+def trial(number: int, hyperparameters: dict, mean: float, shard: str = "1/2") -> Record:
+    return Record(
+        search="sweep",
+        trial=number,
+        shard=shard,
+        seed=42,
+        metric="roc_auc",
+        direction="higher",
+        state="complete",
+        model={"type": "random_forest", "hyperparameters": hyperparameters},
+        cv={"roc_auc": {"mean": mean, "std": 0.01, "folds": [mean] * 5}},
+    )
+
+
+def proposal(**changes) -> str:
+    """reports/search.json as `leaderboard --apply` writes it for the head run (STRONG), main's (WEAK) 4th of 9."""
+    best, current = trial(1, STRONG, 0.99, shard="2/2"), trial(0, WEAK, 0.91)
+    rows = [best.standing(1), trial(2, {"n_estimators": 20}, 0.98).standing(2), current.standing(4)]
+    fields = {"run": RUN, "base": "a" * 40, "total": 9, "top": rows, **changes}
+    return Record(**{**best.__dict__, **fields}).to_json()
+
+
+def test_a_pull_request_from_a_search_shows_its_run_and_top_trials_beside_mains(runs, workdir):
+    weak, strong = runs[1], runs[0]
+    (strong / paths.SEARCH_RECORD_PATH).write_text(proposal())
+    text = report.build(report.Side.load(weak), report.Side.load(strong), latency=False)
+    section = text.split("### Search: where this model section comes from", 1)[1].split("###", 1)[0]
+    assert f"Search `sweep` ([its run]({RUN}), 9 trials on `aaaaaaaaaaaa`)" in section
+    assert "its best trial, `sweep-s2-t001`, by roc_auc (higher is better) in 5-fold cross-validation" in section
+    rows = [line for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert rows == [
+        "| 1 | `sweep-s2-t001` | random_forest | n_estimators=30 | 0.9900 ± 0.0100 | this pull request |",
+        "| 2 | `sweep-s1-t002` | random_forest | n_estimators=20 | 0.9800 ± 0.0100 | complete |",
+        "| 4 | `sweep-s1-t000` | random_forest | max_depth=1, n_estimators=1 | 0.9100 ± 0.0100 "
+        "| main's model at the search |",
+    ]
+
+
+def test_a_search_record_says_nothing_when_main_has_it_or_the_params_moved_on(runs, workdir):
+    strong, weak = runs
+    (weak / paths.SEARCH_RECORD_PATH).write_text(proposal())  # head: WEAK, not the proposed STRONG
+    text = report.build(report.Side.load(strong), report.Side.load(weak), latency=False)
+    assert "names trial `sweep-s2-t001` of search `sweep`, but `params.yaml`'s model section is no longer" in text
+    assert "| 1 | `sweep-s2-t001`" not in text
+    (strong / paths.SEARCH_RECORD_PATH).write_text(proposal())  # main merged that search's record already
+    text = report.build(report.Side.load(strong), report.Side.load(weak), latency=False)
+    assert "### Search" not in text and "sweep" not in text
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown"),
+    [
+        ({"top": [{"rank": "first"}]}, "is not a search's record (7 validation errors for Standing"),
+        ({"total": "nine"}, "is not a search's record (1 validation error"),
+        ({"run": "javascript:alert(1)//actions/runs/1"}, "Search `sweep` (run locally, 9 trials"),
+        ({"search": "x` [click](https://evil.example) |"}, "Search `x  [click](https://evil.example)  ` (["),
+    ],
+)
+def test_a_damaged_search_record_is_named_and_never_breaks_the_report(runs, workdir, changes, shown):
+    weak, strong = runs[1], runs[0]
+    (strong / paths.SEARCH_RECORD_PATH).write_text(proposal(**changes))
+    text = report.build(report.Side.load(weak), report.Side.load(strong), latency=False)
+    assert shown in text
+    assert "javascript:" not in text.replace("run locally", "")

@@ -8,6 +8,7 @@ host is needed for them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import TypeAdapter
 
 from ..core import paths
 from ..core.metric_goals import UNIT_METRICS
+from ..search.experiments import Configuration, Record, Standing
 from ..serving import runtime
 from .gate import Side, Verdict, changed_params, judge, predict_latency_ms, roc_on_grid
 
@@ -36,11 +39,12 @@ def build(base: Side, head: Side, verdict: Verdict | None = None, latency: bool 
         "both reproduced the same way, on the same machine.",
         _metrics_table(verdict),
         _params_section(base, head),
+        _search_section(base, head),
         _data_section(base, head),
         _charts(base, head),
         _model_section(base, head, latency),
     ]
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(section for section in sections if section) + "\n"
 
 
 def _commit(side: Side) -> str:
@@ -72,6 +76,67 @@ def _params_section(base: Side, head: Side) -> str:
     rows = ["| param | base | head |", "| --- | --- | --- |"]
     rows += [f"| `{key}` | `{json.dumps(old)}` | `{json.dumps(new)}` |" for key, old, new in changes]
     return "### Params changed\n\n" + "\n".join(rows)
+
+
+RUN_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/actions/runs/[0-9]+$")
+
+
+def _search_section(base: Side, head: Side) -> str:
+    """Where the pull request's model section came from, when a search proposed it: the search's
+    run and its top trials, main's model among them. Nothing when the pull request brings no new
+    search record (main's own, from an earlier search, says nothing of this change)."""
+    record_path = head.root / paths.SEARCH_RECORD_PATH
+    if not record_path.is_file():
+        return ""
+    text = record_path.read_text(encoding="utf-8")
+    base_record = base.root / paths.SEARCH_RECORD_PATH
+    if base_record.is_file() and base_record.read_text(encoding="utf-8") == text:
+        return ""
+    try:  # every type checked: the pull request wrote this file
+        proposal = TypeAdapter(Record).validate_json(text)
+        Configuration.model_validate(proposal.model)
+        rows = [Standing.model_validate(row) for row in proposal.top]
+    except ValueError as error:
+        reason = _cell(str(error).splitlines()[0])
+        return f"### Search\n\n`{paths.SEARCH_RECORD_PATH}` changed but is not a search's record ({reason})."
+    model = head.params.model
+    if not proposal.configures(model.type, model.hyperparameters):
+        return (
+            f"### Search\n\n`{paths.SEARCH_RECORD_PATH}` names trial `{_cell(proposal.experiment)}` of search "
+            f"`{_cell(proposal.search)}`, but `params.yaml`'s model section is no longer that trial's: "
+            "it changed after the search proposed it."
+        )
+    run = f"[its run]({proposal.run})" if RUN_URL.match(proposal.run) else "run locally"
+    folds = len(proposal.cv.get(proposal.metric, {}).get("folds", []))
+    lines = [
+        "### Search: where this model section comes from",
+        "",
+        f"Search `{_cell(proposal.search)}` ({run}, {proposal.total} trials on `{proposal.base[:12]}`) proposes "
+        f"its best trial, `{_cell(proposal.experiment)}`, by {_cell(proposal.metric)} ({proposal.direction} is "
+        f"better) in {folds}-fold cross-validation on the training split; the metrics above are the test "
+        "split's. Every trial is a DVC experiment: `dvc exp pull origin`, then `dvc exp show`.",
+        "",
+        f"| # | experiment | model | hyperparameters | {_cell(proposal.metric)} (CV) | |",
+        "| ---: | --- | --- | --- | ---: | --- |",
+    ]
+    for row in rows:
+        scores = "-" if row.mean is None else f"{row.mean:.4f} ± {row.std or 0:.4f}"
+        settings = ", ".join(f"{name}={value}" for name, value in sorted(row.model.hyperparameters.items()))
+        notes = [
+            note
+            for note, applies in (("this pull request", row.rank == 1), ("main's model at the search", row.current))
+            if applies
+        ]
+        lines.append(
+            f"| {row.rank} | `{_cell(row.experiment)}` | {_cell(row.model.type)} | {_cell(settings or '(defaults)')} "
+            f"| {scores} | {_cell(', '.join(notes) or row.state)} |"
+        )
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    """Text from a file the pull request wrote, safe in a table cell or a code span."""
+    return re.sub(r"[`|\r\n<>]", " ", str(value))[:200]
 
 
 def _data_section(base: Side, head: Side) -> str:

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ..core import paths
 from ..core.errors import ProjectError
 from ..core.params import with_model
@@ -31,7 +33,29 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,60}$")  # a Git ref component, and a readable one
+PROPOSAL_ONLY = ("run", "base", "total", "top")  # the fields only `leaderboard --apply` writes
 GUARDED = (paths.PARAMS_PATH, Path("dvc.yaml"))  # their uncommitted changes would be lost to the experiments
+
+
+class Configuration(BaseModel):
+    """A model section as a trial holds it."""
+
+    type: str
+    hyperparameters: dict[str, Any]
+
+
+class Standing(BaseModel):
+    """One row of the leaderboard a pull request carries in its record (checked when read back)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rank: int
+    experiment: str
+    model: Configuration
+    mean: float | None  # the optimised metric's cross-validated mean; None for a failed trial
+    std: float | None
+    state: str
+    current: bool  # the model section the search started from
 
 
 @dataclass
@@ -50,13 +74,49 @@ class Record:
     error: str = ""
     seconds: float = 0.0
     started: str = ""  # when the search started (UTC, ISO 8601): the leaderboard's default is the newest
+    # Only in the record `leaderboard --apply` writes for a pull request (the Model report shows them):
+    run: str = ""  # the search's run (the Search workflow's URL), when known
+    base: str = ""  # the commit the trials were saved on
+    total: int = 0  # trials in the search
+    top: list[dict[str, Any]] = field(default_factory=list)  # the best rows, and the current model's (Standing)
 
     @property
     def experiment(self) -> str:
         return experiment_name(self.search, self.trial, self.shard)
 
+    @property
+    def was_current(self) -> bool:
+        """The trial of the model section the search started from: shard 1 scores it first."""
+        return self.trial == 0 and self.shard.split("/")[0] == "1"
+
+    def standing(self, rank: int) -> dict[str, Any]:
+        """This trial as one row of a leaderboard a pull request carries."""
+        scores = self.cv.get(self.metric, {})
+        row = Standing(
+            rank=rank,
+            experiment=self.experiment,
+            model=Configuration.model_validate(self.model),
+            mean=scores.get("mean"),
+            std=scores.get("std"),
+            state=self.state,
+            current=self.was_current,
+        )
+        return row.model_dump()
+
+    def configures(self, model_type: str, hyperparameters: dict[str, Any]) -> bool:
+        """Whether params.yaml's model section (type and hyperparameters) is this trial's configuration."""
+
+        def set_(values: dict[str, Any]) -> dict[str, Any]:
+            return {name: value for name, value in values.items() if value is not None}
+
+        return model_type == self.model["type"] and set_(hyperparameters) == set_(self.model["hyperparameters"])
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        fields = asdict(self)
+        for name in PROPOSAL_ONLY:  # a trial's record stays as `dvc exp show` lists it
+            if not fields[name]:
+                del fields[name]
+        return json.dumps(fields, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Record:

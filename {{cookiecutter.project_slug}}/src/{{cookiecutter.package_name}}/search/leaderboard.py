@@ -9,14 +9,14 @@ direction (core/metric_goals.py), pruned and failed trials after the complete on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..core import paths
 from ..core.errors import ProjectError
 from ..core.params import with_model
-from .experiments import Record, recorded
+from .experiments import Record, git, recorded
 
 STATES = {"complete": 0, "pruned": 1, "failed": 2}  # the order of the table
 
@@ -152,16 +152,27 @@ def write(board: Leaderboard, directory: Path = paths.LEADERBOARD_DIR, top: int 
     return [table] if picture is None else [table, picture]
 
 
-def apply(board: Leaderboard, root: Path = Path()) -> Record:
+def apply(board: Leaderboard, root: Path = Path(), run: str = "", top: int = 5) -> Record:
     """Write the best trial's model type and hyperparameters into params.yaml (comments kept), and its
-    record into reports/search.json: the pull request shows which search and trial the change came from."""
+    record into reports/search.json: which search and trial the change came from, the ``run`` that made
+    it, and the ``top`` rows of the leaderboard with the current model's, for the Model report."""
     best = board.best
     if best.state != "complete":
         raise ProjectError(f"search {board.search!r} has no complete trial to apply")
+    ranked = list(enumerate(board.records, start=1))
+    shown = [record.standing(rank) for rank, record in ranked[:top]]
+    shown += [record.standing(rank) for rank, record in ranked[top:] if record.was_current]
+    proposal = replace(
+        best,
+        run=run,
+        base=git("rev-parse", "HEAD", root=root).strip(),
+        total=len(board.records),
+        top=shown,
+    )
     params = root / paths.PARAMS_PATH
     params.write_text(
         with_model(params.read_text(encoding="utf-8"), best.model["type"], best.model["hyperparameters"]),
         encoding="utf-8",
     )
-    (root / paths.SEARCH_RECORD_PATH).write_text(best.to_json(), encoding="utf-8")
-    return best
+    (root / paths.SEARCH_RECORD_PATH).write_text(proposal.to_json(), encoding="utf-8")
+    return proposal

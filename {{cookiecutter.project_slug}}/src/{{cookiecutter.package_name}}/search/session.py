@@ -21,6 +21,7 @@ class Outcome:
     search: str
     records: list[Record]
     where: str  # where the fits ran
+    planned: int  # this shard's share of the budget: more than len(records) when the time budget ended it
 
     def best(self) -> Record | None:
         complete = [record for record in self.records if record.state == "complete"]
@@ -68,6 +69,7 @@ def run(
     space = spaces.from_params(params, trials.estimators(params))
     frame, schema = trials.load_training(params, root / paths.PROCESSED_DIR)
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    planned = shard.trials(budget or settings.trials)
     records: list[Record] = []
     # Recording takes about a second a trial (DVC parses dvc.yaml and dvc.lock, writes Git objects): one
     # thread records the finished trials in order while the next ones are fitted in joblib's processes.
@@ -86,7 +88,7 @@ def run(
             where = trials.run(
                 params,
                 space,
-                shard.trials(budget or settings.trials),
+                planned,
                 settings.workers if workers is None else workers,
                 shard,
                 finished,
@@ -96,4 +98,4 @@ def run(
         finally:
             for future in pending:
                 future.result()  # a trial that could not be recorded fails the search, after the others
-    return Outcome(name, records, where)
+    return Outcome(name, records, where, planned)
