@@ -1,12 +1,17 @@
 """The monitor's statistics and checks on tables made here: what they flag, and what they must not."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import UndefinedMetricWarning
 
 from {{ cookiecutter.package_name }}.core.contract import Column, Contract
 from {{ cookiecutter.package_name }}.core.params import MonitoringParams
 from {{ cookiecutter.package_name }}.monitoring import monitor
+from {{ cookiecutter.package_name }}.monitoring.resampled import ResampledMetrics
+from {{ cookiecutter.package_name }}.pipeline import evaluate
 from {{ cookiecutter.package_name }}.serving.runtime import Features
 
 SETTINGS = MonitoringParams(bootstrap=100)  # the default's thresholds; fewer resamples keep the tests quick
@@ -190,3 +195,41 @@ def test_the_reports_escape_names_from_the_data():
     page = monitor.html_page(result, charts=[])
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "a\\|b" in monitor.markdown(result)
+
+
+@pytest.mark.parametrize("task", ["binary", "three classes", "rare class", "regression", "constant truth"])
+def test_resampled_metrics_are_scikit_learns_on_the_drawn_rows(task):
+    """The bootstrap's weighted metrics against scikit-learn's on the same resamples, ties and all."""
+    rng = np.random.default_rng(RNG_SEED)
+    rows = 400
+    if task == "regression" or task == "constant truth":
+        truth = np.full(rows, 3.0) if task == "constant truth" else rng.normal(10, 3, rows)
+        scores = truth + rng.normal(0, 1, rows)
+        metrics = ResampledMetrics(truth, scores, "regression")
+        expected = lambda index: evaluate.regression_metrics(truth[index], scores[index])  # noqa: E731
+    else:
+        classes = 2 if task == "binary" else 3
+        shares = [0.99, 0.005, 0.005] if task == "rare class" else [1 / classes] * classes
+        truth = rng.choice(classes, rows, p=shares)
+        logits = rng.normal(size=(rows, classes)) + np.eye(classes)[truth]
+        scores = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 2)  # rounded: ties
+        scores[:, -1] = 1 - scores[:, :-1].sum(axis=1)
+        metrics = ResampledMetrics(truth, scores, "classification", classes)
+        positions = np.arange(classes)
+        expected = lambda index: evaluate.classification_metrics(truth[index], scores[index], positions)  # noqa: E731
+    undefined = 0
+    for _ in range(30):
+        index = rng.integers(0, rows, rows)
+        got = metrics(np.bincount(index, minlength=rows))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", UndefinedMetricWarning)
+                wanted = expected(index)
+        except (ValueError, UndefinedMetricWarning):  # scikit-learn: a class without positives has no ROC AUC
+            assert got is None
+            undefined += 1
+            continue
+        assert got is not None and got.keys() == wanted.keys()
+        for name, value in wanted.items():
+            assert got[name] == pytest.approx(float(value), abs=1e-12), name
+    assert undefined > 0 if task == "rare class" else undefined == 0

@@ -59,6 +59,7 @@ from ..core.params import MonitoringParams, Params
 from ..core.records import ModelRecord
 from ..pipeline.data import model_input, read_table
 from ..serving import row_log, runtime
+from .resampled import ResampledMetrics
 
 EMPTY = "(empty)"  # how an empty cell counts among a column's categories
 MIN_OUTCOMES = 30  # fewer labelled rows than this say nothing about quality
@@ -261,30 +262,25 @@ def _metrics_and_spread(
     truth: pd.Series, scores: np.ndarray, classes: Collection[Any], task: str, rounds: int, seed: int
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Each metric on these outcomes, and its bootstrap standard deviation (ValueError: cannot be scored)."""
-    import sklearn
-
     from ..pipeline import evaluate  # scikit-learn's metrics: loaded only when the batch holds outcomes
 
     positions, values = np.arange(len(classes)), truth.to_numpy()  # classes as positions (see _scorable)
-
-    def metrics_of(index: np.ndarray) -> dict[str, float]:
-        # The inputs were checked once; scikit-learn's checks of every resample would take most of the time.
-        with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
-            if task == "classification":
-                return evaluate.classification_metrics(values[index], scores[index], positions)
-            return evaluate.regression_metrics(values[index], scores[index])
-
+    # The observed metrics are scikit-learn's, with its checks; the resamples', the same metrics weighted.
+    if task == "classification":
+        observed = evaluate.classification_metrics(values, scores, positions)
+    else:
+        observed = evaluate.regression_metrics(values, scores)
+    observed = {name: float(value) for name, value in observed.items()}
+    metrics_of = ResampledMetrics(values, scores, task, len(classes))
     count = len(truth)
-    observed = {name: float(value) for name, value in metrics_of(np.arange(count)).items()}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {name: [] for name in observed}
     for _ in range(rounds):
-        try:
-            resampled = metrics_of(rng.integers(0, count, count))
-        except ValueError:  # a resample that lacks a class: skip it, the others still measure the spread
+        resampled = metrics_of(np.bincount(rng.integers(0, count, count), minlength=count))
+        if resampled is None:  # a resample that lacks a class: skip it, the others still measure the spread
             continue
         for name, value in resampled.items():
-            draws[name].append(float(value))
+            draws[name].append(value)
     spread = {name: float(np.std(values, ddof=1)) for name, values in draws.items() if len(values) >= rounds // 2}
     return observed, spread
 
