@@ -83,7 +83,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
                 "traffic",
             )
         ),
-        *(f"monitoring/{name}" for name in ("__init__", "monitor")),
+        *(f"monitoring/{name}" for name in ("__init__", "monitor", "resampled")),
         *(f"search/{name}" for name in ("__init__", "experiments", "leaderboard", "session", "space", "trials")),
     ]
     unit = [

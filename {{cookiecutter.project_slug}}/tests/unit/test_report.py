@@ -177,13 +177,19 @@ def test_a_pull_request_from_a_search_shows_its_run_and_top_trials_beside_mains(
     ]
 
 
-def test_a_search_record_says_nothing_when_main_has_it_or_the_params_moved_on(runs, workdir):
+def test_a_search_record_that_is_no_fresh_proposal_says_so_or_nothing(runs, workdir):
     strong, weak = runs
     (weak / paths.SEARCH_RECORD_PATH).write_text(proposal())  # head: WEAK, not the proposed STRONG
     text = report.build(report.Side.load(strong), report.Side.load(weak), latency=False)
     assert "names trial `sweep-s2-t001` of search `sweep`, but `params.yaml`'s model section is no longer" in text
     assert "| 1 | `sweep-s2-t001`" not in text
+    # One trial's own record, as `dvc exp apply` of it leaves it: the trial and its score, no leaderboard.
+    (weak / paths.SEARCH_RECORD_PATH).write_text(trial(0, WEAK, 0.91).to_json())
+    text = report.build(report.Side.load(strong), report.Side.load(weak), latency=False)
+    assert "It is trial `sweep-s1-t000` of search `sweep`: roc_auc 0.9100 ± 0.0100 in 5-fold" in text
+    assert "`leaderboard --search sweep` ranks the search's trials" in text and "| # |" not in text
     (strong / paths.SEARCH_RECORD_PATH).write_text(proposal())  # main merged that search's record already
+    (weak / paths.SEARCH_RECORD_PATH).write_text(proposal())
     text = report.build(report.Side.load(strong), report.Side.load(weak), latency=False)
     assert "### Search" not in text and "sweep" not in text
 
@@ -193,6 +199,10 @@ def test_a_search_record_says_nothing_when_main_has_it_or_the_params_moved_on(ru
     [
         ({"top": [{"rank": "first"}]}, "is not a search's record (7 validation errors for Standing"),
         ({"total": "nine"}, "is not a search's record (1 validation error"),
+        (
+            {"top": [], "cv": {"roc_auc": {"mean": "high", "folds": 5}}},
+            "It is trial `sweep-s2-t001` of search `sweep`: roc_auc not scored in 0-fold",
+        ),
         ({"run": "javascript:alert(1)//actions/runs/1"}, "Search `sweep` (run locally, 9 trials"),
         ({"search": "x` [click](https://evil.example) |"}, "Search `x  [click](https://evil.example)  ` (["),
     ],

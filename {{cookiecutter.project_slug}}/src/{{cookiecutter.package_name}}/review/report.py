@@ -106,8 +106,20 @@ def _search_section(base: Side, head: Side) -> str:
             f"`{_cell(proposal.search)}`, but `params.yaml`'s model section is no longer that trial's: "
             "it changed after the search proposed it."
         )
+    cv = proposal.cv.get(proposal.metric, {})
+    folds = len(cv["folds"]) if isinstance(cv.get("folds"), list) else 0
+    if not rows:  # one trial's own record (`dvc exp apply` of it, committed): no leaderboard in it
+        mean, std = cv.get("mean"), cv.get("std")
+        numbers = all(isinstance(value, (int, float)) for value in (mean, std))
+        shown = f"{mean:.4f} ± {std:.4f}" if numbers else "not scored"
+        return (
+            "### Search: where this model section comes from\n\n"
+            f"It is trial `{_cell(proposal.experiment)}` of search `{_cell(proposal.search)}`: "
+            f"{_cell(proposal.metric)} {shown} in {folds}-fold cross-validation on the training split (the "
+            "metrics above are the test split's). Its record holds no leaderboard: `leaderboard --search "
+            f"{_cell(proposal.search)}` ranks the search's trials where they are (`dvc exp pull origin` first)."
+        )
     run = f"[its run]({proposal.run})" if RUN_URL.match(proposal.run) else "run locally"
-    folds = len(proposal.cv.get(proposal.metric, {}).get("folds", []))
     lines = [
         "### Search: where this model section comes from",
         "",
@@ -124,7 +136,10 @@ def _search_section(base: Side, head: Side) -> str:
         settings = ", ".join(f"{name}={value}" for name, value in sorted(row.model.hyperparameters.items()))
         notes = [
             note
-            for note, applies in (("this pull request", row.rank == 1), ("main's model at the search", row.current))
+            for note, applies in (
+                ("this pull request", row.experiment == proposal.experiment),
+                ("main's model at the search", row.current),
+            )
             if applies
         ]
         lines.append(
