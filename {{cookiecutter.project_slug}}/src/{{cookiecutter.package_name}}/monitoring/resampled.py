@@ -11,6 +11,8 @@ tests/unit/test_monitor.py checks both give the same figures on the same draws.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -73,14 +75,14 @@ class ResampledMetrics:
         }
 
     def _regression(self, counts: np.ndarray) -> dict[str, float]:
-        total = counts.sum()
+        total = float(counts.sum())
         squared = float(counts @ self._errors**2)
         mean = float(counts @ self._truth) / total
         spread = float(counts @ (self._truth - mean) ** 2)
         # scikit-learn's r2_score of a constant truth: 1 when the predictions are exact, else 0.
         r2 = 1 - squared / spread if spread > 0 else float(squared == 0)
         return {
-            "rmse": float(np.sqrt(squared / total)),
+            "rmse": math.sqrt(squared / total),
             "mae": float(counts @ np.abs(self._errors)) / total,
             "r2": r2,
         }
