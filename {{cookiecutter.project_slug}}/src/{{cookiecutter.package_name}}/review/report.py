@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 
 from ..core import paths
 from ..core.metric_goals import UNIT_METRICS
+from ..search import leaderboard
 from ..search.experiments import Configuration, Record, Standing
 from ..serving import runtime
 from .gate import Side, Verdict, changed_params, judge, predict_latency_ms, roc_on_grid
@@ -124,7 +125,7 @@ def _search_section(base: Side, head: Side) -> str:
         "### Search: where this model section comes from",
         "",
         f"Search `{_cell(proposal.search)}` ({run}, {proposal.total} trials on `{proposal.base[:12]}`) proposes "
-        f"its best trial, `{_cell(proposal.experiment)}`, by {_cell(proposal.metric)} ({proposal.direction} is "
+        f"its best trial, `{_cell(proposal.experiment)}`, by {_cell(proposal.metric)} ({_cell(proposal.direction)} is "
         f"better) in {folds}-fold cross-validation on the training split; the metrics above are the test "
         "split's. Every trial is a DVC experiment: `dvc exp pull origin`, then `dvc exp show`.",
         "",
@@ -133,7 +134,7 @@ def _search_section(base: Side, head: Side) -> str:
     ]
     for row in rows:
         scores = "-" if row.mean is None else f"{row.mean:.4f} ± {row.std or 0:.4f}"
-        settings = ", ".join(f"{name}={value}" for name, value in sorted(row.model.hyperparameters.items()))
+        shown_settings = leaderboard.settings(row.model.hyperparameters) or "(defaults)"
         notes = [
             note
             for note, applies in (
@@ -143,7 +144,7 @@ def _search_section(base: Side, head: Side) -> str:
             if applies
         ]
         lines.append(
-            f"| {row.rank} | `{_cell(row.experiment)}` | {_cell(row.model.type)} | {_cell(settings or '(defaults)')} "
+            f"| {row.rank} | `{_cell(row.experiment)}` | {_cell(row.model.type)} | {_cell(shown_settings)} "
             f"| {scores} | {_cell(', '.join(notes) or row.state)} |"
         )
     return "\n".join(lines)

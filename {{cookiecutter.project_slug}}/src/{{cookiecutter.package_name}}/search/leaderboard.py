@@ -63,6 +63,11 @@ def _value(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
+def settings(hyperparameters: dict[str, Any]) -> str:
+    """A trial's hyperparameters as one table cell: ``max_iter=200, learning_rate=0.05``."""
+    return ", ".join(f"{name}={_value(value)}" for name, value in sorted(hyperparameters.items()))
+
+
 def markdown(board: Leaderboard, top: int = 10) -> str:
     """The table: rank, experiment, model type, hyperparameters, the metric's CV mean and spread."""
     counts = {state: sum(record.state == state for record in board.records) for state in STATES}
@@ -80,12 +85,9 @@ def markdown(board: Leaderboard, top: int = 10) -> str:
     for rank, record in enumerate(board.records[:top], start=1):
         scores = record.cv.get(metric)
         shown = f"{scores['mean']:.4f} ± {scores['std']:.4f}" if scores else "-"
-        settings = ", ".join(
-            f"{name}={_value(value)}" for name, value in sorted(record.model["hyperparameters"].items())
-        )
+        shown_settings = settings(record.model["hyperparameters"]) or "(defaults)"
         lines.append(
-            f"| {rank} | `{record.experiment}` | {record.model['type']} | {settings or '(defaults)'} "
-            f"| {shown} | {record.state} |"
+            f"| {rank} | `{record.experiment}` | {record.model['type']} | {shown_settings} | {shown} | {record.state} |"
         )
     if len(board.records) > top:
         lines.append(f"\n{len(board.records) - top} more: `dvc exp show` lists every trial.")
