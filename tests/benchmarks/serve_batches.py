@@ -84,7 +84,7 @@ PICKLE = """
 import pickle, sys
 from {package}.core import artifact
 model, metadata = artifact.load_verified()
-pickle.dump((model, metadata["task"]), open(sys.argv[1], "wb"))
+pickle.dump((model, metadata.task), open(sys.argv[1], "wb"))
 """
 # Run with MLflow's Python: the same pipeline as an MLflow model.
 SAVE = """
@@ -138,7 +138,7 @@ def mlflow_model(project: Path, bodies: Path, folder: Path, env: dict[str, str])
     python = project / ".venv/bin/python"
     sklearn = step([str(python), "-c", "import sklearn; print(sklearn.__version__)"], project, env).strip()
     venv = folder / "mlflow-env"
-    step([str(TOOLS_BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], folder, env)
+    step([str(TOOLS_BIN / "uv"), "venv", "--quiet", "--clear", "--python", sys.executable, str(venv)], folder, env)
     install = [str(TOOLS_BIN / "uv"), "pip", "install", "--quiet", "--python", str(venv / "bin/python")]
     step([*install, "mlflow", f"scikit-learn=={sklearn}"], folder, env)
     pickled = folder / "model.pkl"
