@@ -155,6 +155,47 @@ def test_every_bad_cell_of_the_file_is_reported_at_once(mixed_outputs):
     assert [path.name for path in mixed_outputs.iterdir() if path.suffix == ".tmp"] == []
 
 
+@pytest.mark.parametrize(
+    ("dtype", "cells"),
+    [
+        ("float64", [1.5, np.inf, np.nan, -np.inf, 0.0]),
+        ("float32", [1.5, np.nan, 2.0, np.inf, -3.0]),
+        ("int64", [1, 2, 3, -4, 0]),
+        ("Float64", [1.5, pd.NA, 2.0, 3.0, pd.NA]),  # pandas' nullable types, as Parquet gives them
+        ("Int32", [1, pd.NA, 2, 3, 4]),
+    ],
+)
+def test_numbers_read_as_numbers_are_prepared_and_checked_as_cells_of_any_kind(dtype, cells):
+    """Numeric columns that pandas read as numbers are prepared and checked as one matrix, the others one by
+    one: the same cells get the same values and the same problems either way."""
+    features = runtime.Features(
+        names=["strict", "nullable", "text"],
+        types={"strict": "numeric", "nullable": "numeric", "text": "categorical"},
+        nullable={"strict": False, "nullable": True, "text": True},
+        categories={"text": []},
+    )
+    typed = pd.DataFrame({"strict": cells, "nullable": cells}).astype(dtype).assign(text=["a", "b", None, "c", ""])
+    cells_of_any_kind = typed.astype(object)
+    problems = {}
+    for name, frame in {"typed": typed, "objects": cells_of_any_kind}.items():
+        problems[name] = predict._Problems()
+        prepared = predict.prepare(frame, features, problems[name], offset=10)
+        assert prepared.columns.tolist() == features.names
+        assert prepared[["strict", "nullable"]].dtypes.tolist() == ["float64", "float64"]
+        if name == "typed":
+            expected = prepared
+        else:
+            pd.testing.assert_frame_equal(prepared, expected)
+    assert problems["typed"].lines() == problems["objects"].lines()
+    infinite, empty = np.isinf(expected["strict"]).sum(), expected["strict"].isna().sum()
+    assert len(problems["typed"].lines()) == (infinite > 0) * 2 + (empty > 0)  # the nullable column: infinite only
+    if empty:  # numbered from 1 below the header, after the 10 rows of earlier chunks
+        numbers = [str(10 + int(i) + 1) for i in np.flatnonzero(expected["strict"].isna())]
+        where = ("row " if len(numbers) == 1 else "rows ") + ", ".join(numbers)
+        (line,) = [line for line in problems["typed"].lines() if line.startswith("column 'strict'") and "empty" in line]
+        assert line.startswith(f"column 'strict' has {empty} row") and f"empty (first at {where})" in line
+
+
 def test_a_missing_feature_is_named(mixed_outputs):
     raw_batch(mixed_outputs).drop(columns="code").to_csv("batch.csv", index=False)
     with pytest.raises(DataError, match=r"batch.csv: missing feature columns \['code'\]"):
