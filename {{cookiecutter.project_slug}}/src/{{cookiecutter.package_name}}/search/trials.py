@@ -248,7 +248,9 @@ def run(
     # (tests/benchmarks/search.py, 12 trials of 5 folds): 13 to 14 trials a minute one at a time (its
     # OpenMP threads on both cores), 21 to 24 with two workers.
     with joblib_backend() as where, joblib.Parallel(n_jobs=worker_count(workers)) as parallel:
-        while asked < budget and time.monotonic() < deadline:
+        # The first batch always runs (it holds the current model section), as Optuna's own timeout lets
+        # the first trial finish: starting the workers alone may take longer than a tiny budget.
+        while asked < budget and (asked == 0 or time.monotonic() < deadline):
             batch = [study.ask() for _ in range(min(worker_count(workers), budget - asked))]
             asked += len(batch)
             for result in _run_batch(study, batch, space, params, schema, features, target, splits, parallel):
