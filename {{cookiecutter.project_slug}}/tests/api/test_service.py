@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }}.core import artifact, paths
@@ -208,6 +209,37 @@ def test_a_body_above_the_size_limit_is_refused_before_it_is_read(limited):
     chunks = (b"x" * 1000 for _ in range(5))
     answer = limited.post("/predict", content=chunks, headers={"content-type": "application/json"})
     assert answer.status_code == 413
+
+
+class _Traced:
+    """The app as FastAPI's OpenTelemetry middleware hands it a request it traces (the scope marked)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.app({**scope, "fastapi.telemetry": None} if scope["type"] == "http" else scope, receive, send)
+
+
+def test_a_traced_request_takes_the_router_and_gets_the_same_answer(client, limited, split):
+    """POST /predict is called by the service's middleware, without the router; a request FastAPI's
+    OpenTelemetry traces goes through the router instead (which names the route on the span). Same answers."""
+    _, test, schema = split
+    rows = request_rows(test.head(5), schema)
+    requests = [{"json": {"rows": rows}}, {"json": {"columns": as_columns(rows)}}]
+    requests += [{"json": body} for _, body, _ in bad_rows(split)[:3] + bad_columns(split)[:3]]
+    requests += [{"content": b'{"rows": [', "headers": {"content-type": "application/json"}}]
+    requests += [{"content": json.dumps({"rows": rows}), "headers": {"content-type": "text/plain"}}]
+    traced = TestClient(_Traced(client.app))  # not started: the model is loaded already
+    for request in requests:
+        direct, routed = client.post("/predict", **request), traced.post("/predict", **request)
+        assert (routed.status_code, routed.json()) == (direct.status_code, direct.json()), request
+    assert direct.status_code == 415
+    chunks = [b"x" * 1000] * 5  # above the limit, counted as it arrives: the 413 the router's handler gives
+    headers = {"content-type": "application/json"}
+    direct = limited.post("/predict", content=iter(chunks), headers=headers)
+    routed = TestClient(_Traced(limited.app)).post("/predict", content=iter(chunks), headers=headers)
+    assert (routed.status_code, routed.json()) == (direct.status_code, direct.json()) and direct.status_code == 413
 
 
 def test_request_ids_are_echoed_or_made(client, caplog):
