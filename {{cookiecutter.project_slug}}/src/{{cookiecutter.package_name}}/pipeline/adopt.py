@@ -216,7 +216,7 @@ def left_out(
 def _cells(values: pd.Series, kind: str) -> pd.Series:
     """A numeric column as numbers, any other as text (empty cells NaN): what the checks below compare."""
     if kind == "numeric":
-        return pd.to_numeric(values, errors="coerce").astype("float64")
+        return contracts.as_numbers(values)
     return contracts.as_text(values)
 
 
