@@ -269,13 +269,17 @@ def _reason(
 def _leak(cells: pd.Series, target: pd.Series, target_numbers: pd.Series | None, task: str) -> str | None:
     """The target in disguise: a copy of it, a one-to-one code of it, or (regression) a column in step with it."""
     numeric = pd.api.types.is_float_dtype(cells) and target_numbers is not None
-    pairs = pd.DataFrame({"column": cells, "target": target_numbers if numeric else target}).dropna()
+    goal = target_numbers if target_numbers is not None and numeric else target
+    both = (cells.notna() & goal.notna()).to_numpy()  # the rows where both hold a value
+    pairs = pd.DataFrame({"column": cells[both], "target": goal[both]}, copy=False)
     distinct = pairs["column"].nunique()
     if len(pairs) < 2 or distinct < 2:
         return None
-    if (pairs["column"] == pairs["target"]).all():
+    # Numbers never equal text: comparing them cell by cell would take a Python call per row.
+    comparable = numeric or not pd.api.types.is_float_dtype(cells)
+    if comparable and (pairs["column"] == pairs["target"]).all():
         return "leak: equal to the target"
-    if distinct == pairs["target"].nunique() and distinct < len(pairs):
+    if distinct < len(pairs) and distinct == pairs["target"].nunique():  # the cheap test first
         per_value = pairs.groupby("column")["target"].nunique().max()
         per_target = pairs.groupby("target")["column"].nunique().max()
         if per_value == 1 and per_target == 1:
