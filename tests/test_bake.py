@@ -92,6 +92,7 @@ def expected_files(package: str, deploy_target: str = "ghcr") -> set[str]:
         "test_alerts",
         "test_artifact",
         "test_cli",
+        "test_contract",
         "test_data",
         "test_evaluate",
         "test_export",
