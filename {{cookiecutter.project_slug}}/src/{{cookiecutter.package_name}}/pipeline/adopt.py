@@ -33,7 +33,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,7 @@ MAX_CLASSES = 100  # more distinct target values than this is not a classificati
 # The metrics the quality gate bounds, per task (the others are reported, not bounded).
 
 ROW_INDEX_NAME = re.compile(r"unnamed: \d+|index|rownames|row\.names|\.\.\.1", re.IGNORECASE)
+FIRST_PAIRS = 10_000  # rows of a column and the target that rule out a one-to-one code before the whole column
 ID_NAME = re.compile(r"(?i:(^|[\s_.-])(id|uuid|guid|key)$|^(id|uuid|guid|key)([\s_.-]|$))|[a-z](Id|ID)$")
 
 DATA_COMMENT_COLUMN = 34  # where params.yaml's data section aligns its comments
@@ -202,15 +203,25 @@ def left_out(
     distinct = ~pd.Series(data.row_keys(pd.DataFrame({n: cells[n] for n in cells if n not in reasons}))).duplicated()
     distinct = distinct.to_numpy()
     goal = cells[target][distinct]
-    goal_numbers = pd.to_numeric(goal, errors="coerce")
-    goal_numbers = goal_numbers if goal_numbers.notna().sum() == goal.notna().sum() else None
+    present = goal.notna().to_numpy()
+    numbers = pd.to_numeric(goal, errors="coerce")
+    goal_of = _Target(goal, numbers if numbers.notna().sum() == present.sum() else None, present)
     for name in cells:
         if name == target or name in reasons:
             continue
-        reason = _reason(name, cells[name][distinct], contract[name].type, goal, goal_numbers, task)
+        reason = _reason(name, cells[name][distinct], contract[name].type, goal_of, task)
         if reason:
             reasons[name] = reason
     return {name: reasons[name] for name in frame.columns if name in reasons}
+
+
+class _Target(NamedTuple):
+    """The target on the rows the checks judge: as text, as numbers when every value is one, and where it
+    holds a value (the same rows either way; found once, not once per column)."""
+
+    text: pd.Series
+    numbers: pd.Series | None
+    present: np.ndarray
 
 
 def _cells(values: pd.Series, kind: str) -> pd.Series:
@@ -244,48 +255,67 @@ def _counts_rows(cells: pd.Series) -> bool:
     return bool(numbers.is_unique)
 
 
-def _reason(
-    name: str, cells: pd.Series, kind: str, target: pd.Series, target_numbers: pd.Series | None, task: str
-) -> str | None:
+def _reason(name: str, cells: pd.Series, kind: str, target: _Target, task: str) -> str | None:
     present = cells.dropna()
     if present.empty:
         return "constant: empty in every row"
     if len(present) == len(cells) and (present == present.iloc[0]).all():
         return f"constant: {_show(_number(present.iloc[0]) if kind == 'numeric' else present.iloc[0])!r} in every row"
-    leak = _leak(cells, target, target_numbers, task)
+    leak = _leak(cells, target, task)
     if leak:
         return leak
     if kind == "datetime":
         return "date or time: not a feature; use it as data.split_column with data.split: time"
-    unique = len(present) == len(cells) and present.is_unique
-    words = kind == "text" and present.str.contains(r"\s").mean() > 0.5  # sentences, not codes
-    if unique and not words and (kind != "numeric" or (_whole_numbers(present) is not None and ID_NAME.search(name))):
+    if _identifier(name, present, len(cells), kind):
         return "identifier: a different value in every row"
     if kind == "text":
         return f"free text ({present.nunique()} distinct values): not a feature"
     return None
 
 
-def _leak(cells: pd.Series, target: pd.Series, target_numbers: pd.Series | None, task: str) -> str | None:
-    """The target in disguise: a copy of it, a one-to-one code of it, or (regression) a column in step with it."""
-    numeric = pd.api.types.is_float_dtype(cells) and target_numbers is not None
-    goal = target_numbers if target_numbers is not None and numeric else target
-    both = (cells.notna() & goal.notna()).to_numpy()  # the rows where both hold a value
+def _identifier(name: str, present: pd.Series, rows: int, kind: str) -> bool:
+    """A different value in every row: text that is not sentences, or whole numbers under an identifier's name.
+
+    The cheap tests first: whether a million numbers are all different takes a hash table of them,
+    and a numeric column needs that only under a name like ``customer_id``.
+    """
+    if len(present) != rows:
+        return False
+    if kind == "numeric" and not (ID_NAME.search(name) and _whole_numbers(present) is not None):
+        return False
+    words = kind == "text" and present.str.contains(r"\s").mean() > 0.5  # sentences, not codes
+    return not words and present.is_unique
+
+
+def _leak(cells: pd.Series, target: _Target, task: str) -> str | None:
+    """The target in disguise: a copy of it, a one-to-one code of it, or (regression) a column in step with it.
+
+    Each test is first made on the first rows, which rule out nearly every column: comparing a whole
+    column of text takes a Python call per cell, and counting its distinct values a hash table of them.
+    A copy is equal in any of its rows, and a one-to-one code has as many distinct values as the target.
+    """
+    numeric = pd.api.types.is_float_dtype(cells) and target.numbers is not None
+    goal = target.numbers if numeric and target.numbers is not None else target.text
+    both = cells.notna().to_numpy() & target.present  # the rows where both hold a value
     pairs = pd.DataFrame({"column": cells[both], "target": goal[both]}, copy=False)
-    distinct = pairs["column"].nunique()
-    if len(pairs) < 2 or distinct < 2:
-        return None
+    if len(pairs) < 2 or not (pairs["column"] != pairs["column"].iloc[0]).any():
+        return None  # fewer than two values: nothing to leak
+    first = pairs.iloc[:FIRST_PAIRS]
     # Numbers never equal text: comparing them cell by cell would take a Python call per row.
     comparable = numeric or not pd.api.types.is_float_dtype(cells)
-    if comparable and (pairs["column"] == pairs["target"]).all():
+    if comparable and (first["column"] == first["target"]).all() and (pairs["column"] == pairs["target"]).all():
         return "leak: equal to the target"
-    if distinct < len(pairs) and distinct == pairs["target"].nunique():  # the cheap test first
-        per_value = pairs.groupby("column")["target"].nunique().max()
-        per_target = pairs.groupby("target")["column"].nunique().max()
-        if per_value == 1 and per_target == 1:
-            each = "class" if task == "classification" else "target value"
-            return f"leak: a one-to-one code of the target (each value goes with one {each})"
-    if task == "regression" and numeric and len(pairs) >= 10 and distinct > 2:
+    first_distinct = first["column"].nunique()
+    if first_distinct == first["target"].nunique():
+        distinct = pairs["column"].nunique()
+        if distinct < len(pairs) and distinct == pairs["target"].nunique():  # the cheap test first
+            per_value = pairs.groupby("column")["target"].nunique().max()
+            per_target = pairs.groupby("target")["column"].nunique().max()
+            if per_value == 1 and per_target == 1:
+                each = "class" if task == "classification" else "target value"
+                return f"leak: a one-to-one code of the target (each value goes with one {each})"
+    in_step = task == "regression" and numeric and len(pairs) >= 10
+    if in_step and (first_distinct > 2 or pairs["column"].nunique() > 2):
         correlation = pairs["column"].rank().corr(pairs["target"].rank())
         if abs(correlation) > 0.9999:
             return "leak: moves in step with the target in every row (rank correlation 1)"
