@@ -285,6 +285,36 @@ def test_a_column_left_out_by_hand_stays_out_with_its_reason(adopted_customers, 
     assert "region       codes are reassigned every year" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_leak_is_judged_on_every_row_not_only_the_first(task):
+    """The leak checks rule columns out on their first rows (adopt.FIRST_PAIRS) before they look at the
+    whole column: a column that copies or codes the target only there is a feature, one that does in
+    every row is a leak."""
+    rows = adopt.FIRST_PAIRS + 2_000
+    rng = np.random.default_rng(5)
+    first = np.arange(rows) < adopt.FIRST_PAIRS
+    if task == "classification":
+        goal = pd.Series(rng.choice(["low", "high"], rows))
+    else:
+        goal = pd.Series(rng.integers(50, 150, rows).astype(float))  # values that repeat, as prices do
+    code = goal.map(lambda value: f"k-{value}")  # one code per value of the target
+    other = pd.Series(rng.choice(["a", "b", "c"], rows))
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=rows),  # every row distinct
+            "copy": goal,
+            "copy_at_first": goal.where(first, goal.sample(frac=1, random_state=1).to_numpy()),
+            "code": code,
+            "code_at_first": code.where(first, other),
+            "y": goal,
+        }
+    )
+    found = adopt.left_out(frame, contract.infer(frame, "y", task), "y", task, skip=set())
+    assert found["copy"] == "leak: equal to the target"
+    assert found["code"].startswith("leak: a one-to-one code of the target")
+    assert "copy_at_first" not in found and "code_at_first" not in found, found
+
+
 def test_the_data_stage_then_refuses_a_table_that_breaks_the_contract(adopted_customers):
     folder = adopted_customers.folder
     raw = folder / "data/raw/customers.csv"
