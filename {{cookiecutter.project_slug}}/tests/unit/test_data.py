@@ -257,6 +257,71 @@ def test_the_csv_dialect_is_read_from_the_file(workdir, text, dialect):
     assert data.csv_dialect(path) == dialect
 
 
+# CSV shapes that pyarrow reads as pandas does (read_table takes pyarrow's reader when every column is text) ...
+ARROW_READS = {
+    "plain": b"a,b\n1,x\n2,y\n",
+    "empty words": ("a,b\n" + "\n".join(f"{word},{word}" for word in data.EMPTY_WORDS[1:]) + "\n,\n").encode(),
+    "empty words in quotes": b'a,b\n"NA","x"\n"",y\n',
+    "words like empty ones": b"a,b\nnone,NONE\nNan,nAn\n NA,NA \n",
+    "byte order mark": b"\xef\xbb\xbfa,b\n1,x\n",
+    "crlf": b"a,b\r\n1,x\r\n2,y\r\n",
+    "cr": b"a,b\r1,x\r2,y\r",
+    "quotes": b'a,b\nab"c,x\n "q",x\n"a""b",x\n"a,1",y\n',
+    "line break in quotes": b'a,b\n"line 1\nline 2",x\n',
+    "blank lines": b"a,b\n1,x\n\n2,y\n\n",
+    "no last line end": b"a,b\n1,x",
+    "spaces and codes": b"a,b\n 1 , x \n007,#1\ninf,-1e999\n",
+    "unicode": "a,b\nü,日本\n".encode(),
+    "quoted header": b'"a,1",b\n1,x\n',
+    "numbers as names": b"1,2\n3,4\n",
+    "semicolons": b"a;b\n1,5;x\n",
+    "tabs": b"a\tb\n1\tx\n",
+    "many rows": b"a,b\n" + b"".join(b"%d,%s\n" % (i, b"NA" if i % 7 else b"x" * (i % 50)) for i in range(60_000)),
+    # More than one of pyarrow's 1 MB blocks, which it parses side by side: a block must not end inside quotes.
+    "line breaks in quotes, many rows": b"a,b\n" + b"".join(b'%d,"x\ny %d"\n' % (i, i) for i in range(100_000)),
+}
+# ... and shapes it reads otherwise, left to pandas.
+PANDAS_READS = {
+    "a line of spaces": b"a,b\n1,x\n   \n2,y\n",
+    "an empty name": b"a,,c\n1,2,3\n",
+    "a separator after the header": b"a,b,\n1,x,\n",
+    "a repeated name": b"a,a\n1,2\n",
+    "a short row": b"a,b,c\n1,2\n",
+    "a long row": b"a,b\n1,2\n1,2,3\n",
+    "an index column": b"a,b\n0,1,2\n1,3,4\n",
+}
+
+
+@pytest.mark.parametrize("text", [*ARROW_READS.values(), *PANDAS_READS.values()], ids=[*ARROW_READS, *PANDAS_READS])
+def test_a_table_read_as_text_is_what_pandas_reads(workdir, text):
+    """Every column as text (what adopt reads): pyarrow's reader where it reads the file as pandas does,
+    pandas' where it would not, and the same frame either way."""
+    path = workdir / "export.csv"
+    path.write_bytes(text)
+    dialect = data.csv_dialect(path)
+    header = list(pd.read_csv(path, nrows=0, **dialect).columns)
+    by_arrow = data._text_by_arrow(path, pd.Index(header), dialect["sep"])
+    try:
+        by_pandas = pd.read_csv(path, dtype=dict.fromkeys(header, str), **dialect)
+    except pd.errors.ParserError:  # a row longer than the header, after the first: refused, naming the file
+        with pytest.raises(DataError, match=r"export\.csv: not a readable CSV file: .*Expected 2 fields in line 3"):
+            data.read_table(path, header)
+        assert by_arrow is None
+        return
+    pd.testing.assert_frame_equal(data.read_table(path, header), by_pandas)
+    assert (by_arrow is not None) == (text in ARROW_READS.values())
+    if by_arrow is not None:
+        pd.testing.assert_frame_equal(by_arrow, by_pandas)
+
+
+def test_a_table_that_is_not_utf8_is_refused_by_both_readers(workdir):
+    path = workdir / "export.csv"
+    path.write_bytes("a,b\nü,x\n".encode("latin-1"))
+    assert data._text_by_arrow(path, pd.Index(["a", "b"]), ",") is None
+    with pytest.raises(DataError, match=r"export\.csv: not a readable CSV file: .*utf-8"):
+        data.read_table(path, ["a", "b"])
+
+
 def test_a_european_export_is_read_as_numbers(raw_csv, workdir, contract_of):
     # Semicolons between columns, commas as decimal marks: what a spreadsheet in many locales writes.
     frame, params = raw_csv()
