@@ -54,7 +54,7 @@ MAX_CLASSES = 100  # more distinct target values than this is not a classificati
 # The metrics the quality gate bounds, per task (the others are reported, not bounded).
 
 ROW_INDEX_NAME = re.compile(r"unnamed: \d+|index|rownames|row\.names|\.\.\.1", re.IGNORECASE)
-FIRST_PAIRS = 10_000  # rows of a column and the target that rule out a one-to-one code before the whole column
+FIRST_PAIRS = 10_000  # rows that rule out a copy or a one-to-one code of the target before the whole column
 ID_NAME = re.compile(r"(?i:(^|[\s_.-])(id|uuid|guid|key)$|^(id|uuid|guid|key)([\s_.-]|$))|[a-z](Id|ID)$")
 
 DATA_COMMENT_COLUMN = 34  # where params.yaml's data section aligns its comments
