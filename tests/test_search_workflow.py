@@ -105,5 +105,7 @@ def test_a_search_over_two_runners_proposes_its_winner_once(tmp_path):
     # A bad input stops the plan with the value and the fix; nothing runs after it.
     bad = act.run("search.yml", "workflow_dispatch", {**EVENT, "inputs": {**EVENT["inputs"], "runners": 9}})
     assert bad.returncode != 0
-    assert "runners is '9': give a whole number from 1 to 8" in bad.log
+    # The job summary names them (act may drop a failing step's last output lines, never the summary).
+    refused = bad.log.split("Summary - ### The search did not start", 1)[1].split("⭐ Run", 1)[0]
+    assert "- runners is '9': give a whole number from 1 to 8, e.g. 2." in refused
     assert (bad.job_result(PLAN), bad.job_result(COLLECT), bad.job_result(PROPOSE)) == ("failed", "skipped", "skipped")
